@@ -1,0 +1,28 @@
+"""fate-registry: the registration centre for the third-party services FATE Flow calls back."""
+
+from .errors import (
+    Conflict,
+    InvalidRegistration,
+    RegistryError,
+    SchemaOutOfDate,
+    ServerNotFound,
+    ServiceNotFound,
+)
+from .models import ResolvedService, Server, Service
+from .registry import Registry
+from .settings import Settings, load_settings
+
+__all__ = [
+    "Conflict",
+    "InvalidRegistration",
+    "Registry",
+    "RegistryError",
+    "ResolvedService",
+    "SchemaOutOfDate",
+    "Server",
+    "ServerNotFound",
+    "Service",
+    "ServiceNotFound",
+    "Settings",
+    "load_settings",
+]

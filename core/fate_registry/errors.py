@@ -1,0 +1,47 @@
+"""Typed exceptions of the registry: every error a caller can cause has its own class."""
+
+from __future__ import annotations
+
+
+class RegistryError(Exception):
+    """Base class of every error the registry raises on purpose."""
+
+
+class InvalidRegistration(RegistryError, ValueError):
+    """A registration input is wrong. ``problems`` lists (field, reason) pairs."""
+
+    def __init__(self, problems: list[tuple[str, str]], entry: str | None = None) -> None:
+        self.problems = problems
+        self.entry = entry
+        detail = "; ".join(f"{field}: {reason}" for field, reason in problems)
+        prefix = f"{entry}: " if entry else ""
+        super().__init__(f"{prefix}{detail}")
+
+    @property
+    def field(self) -> str:
+        return self.problems[0][0]
+
+    @property
+    def reason(self) -> str:
+        return self.problems[0][1]
+
+
+class ServerNotFound(RegistryError, LookupError):
+    def __init__(self, server_name: str) -> None:
+        self.server_name = server_name
+        super().__init__(f"server {server_name!r} is not registered")
+
+
+class ServiceNotFound(RegistryError, LookupError):
+    def __init__(self, server_name: str, service_name: str) -> None:
+        self.server_name = server_name
+        self.service_name = service_name
+        super().__init__(f"service {service_name!r} is not registered on server {server_name!r}")
+
+
+class Conflict(RegistryError):
+    """The write contradicts what is stored (e.g. deleting a server that still has services)."""
+
+
+class SchemaOutOfDate(RegistryError):
+    """The database holds an older schema; ``fate-registry db upgrade`` brings it up to date."""

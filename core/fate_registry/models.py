@@ -1,0 +1,242 @@
+"""Pydantic wire models of the registry: what callers send to register, and what they get back.
+
+The same models validate input from the Python API, the CLI, import files and the HTTP API, so a
+rule lives in one place and every rejection names its field.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
+
+from .errors import InvalidRegistration
+
+NAME_PATTERN = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+_HOST_LABEL = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+MAX_URI = 2048
+
+
+def _check_name(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError("must be a string")
+    if not NAME_PATTERN.fullmatch(value):
+        raise ValueError("must be 1 to 64 characters of letters, digits, '_', '.' or '-'")
+    return value
+
+
+def server_name(value: Any) -> str:
+    """Server names are case-insensitive and stored upper-case, as FATE Flow stores them."""
+    return _check_name(value).upper()
+
+
+def service_name(value: Any) -> str:
+    """Service names are case-insensitive and stored lower-case (FATE Flow's are all lower-case)."""
+    return _check_name(value).lower()
+
+
+def _host(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError("must be a string")
+    text = value.strip()
+    if not text or text != value:
+        raise ValueError("must be a hostname, IPv4 or IPv6 address without spaces")
+    if text.startswith("[") and text.endswith("]"):
+        text = text[1:-1]
+    if ":" in text:
+        try:
+            return str(ipaddress.IPv6Address(text))
+        except ValueError:
+            raise ValueError(
+                "must be a hostname, IPv4 or IPv6 address, without scheme, path or port"
+            ) from None
+    labels = text.rstrip(".").split(".")
+    if all(label.isdigit() for label in labels):
+        try:
+            return str(ipaddress.IPv4Address(text))
+        except ValueError:
+            raise ValueError(f"{value!r} is not a valid IPv4 address") from None
+    if len(text) > 253 or not all(_HOST_LABEL.fullmatch(label) for label in labels):
+        raise ValueError("must be a hostname, IPv4 or IPv6 address, without scheme, path or port")
+    return text.lower()
+
+
+def _port(value: Any) -> int:
+    if isinstance(value, bool):
+        raise ValueError("must be an integer from 1 to 65535")
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        value = int(value)
+    if not isinstance(value, int):
+        raise ValueError("must be an integer from 1 to 65535")
+    if not 1 <= value <= 65535:
+        raise ValueError(f"must be from 1 to 65535, got {value}")
+    return value
+
+
+def _protocol(value: Any) -> str:
+    if not isinstance(value, str) or value.lower() not in ("http", "https"):
+        raise ValueError("must be 'http' or 'https'")
+    return value.lower()
+
+
+def _method(value: Any) -> str:
+    if not isinstance(value, str) or value.upper() not in METHODS:
+        raise ValueError(f"must be one of {', '.join(METHODS)}")
+    return value.upper()
+
+
+def _uri(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError("must be a string")
+    if len(value) > MAX_URI:
+        raise ValueError(f"must be at most {MAX_URI} characters")
+    if not value.startswith("/") or value.startswith("//"):
+        raise ValueError("must be a path starting with '/', without scheme or host")
+    if any(c.isspace() for c in value):
+        raise ValueError("must not contain spaces")
+    return value
+
+
+def _json_object(value: Any) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ValueError("must be a JSON object")
+    return value
+
+
+def _headers(value: Any) -> dict[str, str]:
+    value = _json_object(value)
+    for key, item in value.items():
+        if not isinstance(item, str):
+            raise ValueError(f"header {key!r} must have a string value")
+    return value
+
+
+ServerName = Annotated[str, BeforeValidator(server_name)]
+ServiceName = Annotated[str, BeforeValidator(service_name)]
+Host = Annotated[str, BeforeValidator(_host)]
+Port = Annotated[int, BeforeValidator(_port)]
+Protocol = Annotated[Literal["http", "https"], BeforeValidator(_protocol)]
+Method = Annotated[Literal["GET", "POST", "PUT", "PATCH", "DELETE"], BeforeValidator(_method)]
+Uri = Annotated[str, BeforeValidator(_uri)]
+JsonObject = Annotated[dict[str, Any], BeforeValidator(_json_object)]
+Headers = Annotated[dict[str, str], BeforeValidator(_headers)]
+
+
+class _Input(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ServerRegistration(_Input):
+    """A server: where a provider's services live."""
+
+    name: ServerName
+    host: Host
+    port: Port
+    protocol: Protocol = "http"
+    ca_bundle: str | None = Field(default=None, description="CA bundle path to verify https")
+    client_cert: str | None = Field(default=None, description="client certificate path (mTLS)")
+
+    @field_validator("ca_bundle", "client_cert")
+    @classmethod
+    def _path(cls, value: str | None) -> str | None:
+        if value is not None and (not value.strip() or "\x00" in value):
+            raise ValueError("must be a non-empty file path")
+        return value
+
+
+class ServiceRegistration(_Input):
+    """A service on a registered server. ``protocol`` None inherits the server's."""
+
+    server_name: ServerName
+    service_name: ServiceName
+    uri: Uri
+    method: Method = "POST"
+    protocol: Protocol | None = None
+    params: JsonObject = Field(default_factory=dict)
+    data: JsonObject = Field(default_factory=dict)
+    headers: Headers = Field(default_factory=dict)
+
+
+class Server(BaseModel):
+    """A stored server, as the API shows it (TLS file paths are never shown, only whether set)."""
+
+    name: str
+    host: str
+    port: int
+    protocol: str
+    tls_ca_bundle_set: bool = False
+    tls_client_cert_set: bool = False
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def base_url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{self.protocol}://{host}:{self.port}"
+
+
+class Service(BaseModel):
+    """A stored service, with its URL resolved from its server's current address."""
+
+    server_name: str
+    service_name: str
+    uri: str
+    method: str
+    protocol: str | None
+    params: dict[str, Any]
+    data: dict[str, Any]
+    headers: dict[str, str]
+    url: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class ResolvedService(BaseModel):
+    """What a caller needs to call a service: its URL now, and what to send with it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    server_name: str
+    service_name: str
+    url: str
+    method: str
+    params: dict[str, Any]
+    data: dict[str, Any]
+    headers: dict[str, str]
+    ca_bundle: str | None = None
+    client_cert: str | None = None
+
+
+def validate(model: type[_Input], entry: str | None = None, /, **fields: Any) -> Any:
+    """Build ``model`` from ``fields`` or raise InvalidRegistration naming each bad field."""
+    try:
+        return model(**fields)
+    except ValidationError as exc:
+        raise invalid_registration(exc, entry) from None
+
+
+def invalid_registration(exc: ValidationError, entry: str | None = None) -> InvalidRegistration:
+    problems = []
+    for error in exc.errors():
+        field = ".".join(str(part) for part in error["loc"]) or "body"
+        if error["type"] == "missing":
+            reason = "is required"
+        elif error["type"] == "extra_forbidden":
+            reason = "is not a known field"
+        else:
+            reason = error["msg"].removeprefix("Value error, ")
+        problems.append((field, reason))
+    return InvalidRegistration(problems, entry)

@@ -1,0 +1,189 @@
+"""The Python API FATE Flow and providers call: register, look up, resolve and delete."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from sqlalchemy.engine import URL
+
+from . import schema
+from .errors import InvalidRegistration
+from .models import (
+    ResolvedService,
+    Server,
+    ServerRegistration,
+    Service,
+    ServiceRegistration,
+    server_name,
+    service_name,
+    validate,
+)
+from .settings import Settings, load_settings
+from .store import Store, create_engine
+
+
+class Registry:
+    """Servers and services in one database, with a per-process cache of resolved services.
+
+    ``resolve`` answers from the cache; at most every ``cache_ttl`` seconds it reads the
+    database's revision counter (one small query) and drops the cache if any node wrote since.
+    Writes through this object drop the cache at once.
+    """
+
+    def __init__(
+        self,
+        db_url: str | URL | None = None,
+        *,
+        cache_ttl: float | None = None,
+        settings: Settings | None = None,
+        upgrade_empty: bool = True,
+    ) -> None:
+        self.settings = settings or load_settings()
+        url = db_url if db_url is not None else self.settings.db_url.get_secret_value()
+        self.cache_ttl = self.settings.cache_ttl if cache_ttl is None else cache_ttl
+        self.engine = create_engine(url)
+        schema.ensure_current(self.engine, upgrade_empty=upgrade_empty)
+        self.store = Store(self.engine)
+        self._cache: dict[tuple[str, str], ResolvedService] = {}
+        self._revision = self.store.revision()
+        self._checked_at = time.monotonic()
+        self._refresh_lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None, **kwargs: Any) -> Registry:
+        return cls(settings=settings or load_settings(), **kwargs)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Registry:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- writes -----------------------------------------------------------------------------
+
+    def register_server(
+        self,
+        name: str,
+        host: str,
+        port: int | str,
+        protocol: str = "http",
+        *,
+        ca_bundle: str | None = None,
+        client_cert: str | None = None,
+    ) -> Server:
+        """Add a server or move it: its services resolve to the new address at once."""
+        reg = validate(
+            ServerRegistration,
+            name=name,
+            host=host,
+            port=port,
+            protocol=protocol,
+            ca_bundle=ca_bundle,
+            client_cert=client_cert,
+        )
+        return self._written(self.store.upsert_server(reg))
+
+    def register_service(
+        self,
+        server_name: str,
+        service_name: str,
+        uri: str,
+        method: str = "POST",
+        *,
+        protocol: str | None = None,
+        params: dict[str, Any] | None = None,
+        data: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Service:
+        """Add or replace a service on a registered server."""
+        reg = validate(
+            ServiceRegistration,
+            server_name=server_name,
+            service_name=service_name,
+            uri=uri,
+            method=method,
+            protocol=protocol,
+            params=params,
+            data=data,
+            headers=headers,
+        )
+        return self._written(self.store.upsert_service(reg))
+
+    def register_many(
+        self, servers: list[ServerRegistration], services: list[ServiceRegistration]
+    ) -> tuple[int, int]:
+        """Write validated registrations in one transaction (see ``fate_registry.transfer``)."""
+        return self._written(self.store.upsert_many(servers, services))
+
+    def delete_service(self, server_name: str, service_name: str) -> None:
+        self._written(self.store.delete_service(*_names(server_name, service_name)))
+
+    def delete_server(self, name: str, *, cascade: bool = False) -> int:
+        """Delete a server; refused while it has services unless ``cascade``. Returns services deleted."""
+        return self._written(self.store.delete_server(_server(name), cascade=cascade))
+
+    # -- reads ------------------------------------------------------------------------------
+
+    def server(self, name: str) -> Server:
+        return self.store.server(_server(name))
+
+    def servers(self) -> list[Server]:
+        return self.store.servers()
+
+    def service(self, server_name: str, service_name: str) -> Service:
+        return self.store.service(*_names(server_name, service_name))
+
+    def services(self, server_name: str | None = None) -> list[Service]:
+        return self.store.services(None if server_name is None else _server(server_name))
+
+    def resolve(self, server_name: str, service_name: str) -> ResolvedService:
+        """URL, method, headers, params and data of a service, from its server's address now."""
+        now = time.monotonic()
+        if now - self._checked_at >= self.cache_ttl:
+            self._refresh(now)
+        key = (server_name.upper(), service_name.lower())
+        resolved = self._cache.get(key)
+        if resolved is None:
+            resolved = self.store.resolve(*_names(server_name, service_name))
+            self._cache[key] = resolved
+        return resolved
+
+    @property
+    def revision(self) -> int:
+        return self.store.revision()
+
+    # -- cache ------------------------------------------------------------------------------
+
+    def _refresh(self, now: float) -> None:
+        with self._refresh_lock:
+            if now - self._checked_at < self.cache_ttl:
+                return
+            revision = self.store.revision()
+            if revision != self._revision:
+                self._cache = {}
+                self._revision = revision
+            self._checked_at = time.monotonic()
+
+    def _written(self, result: Any) -> Any:
+        self._cache = {}
+        self._checked_at = 0.0
+        return result
+
+
+def _server(name: str) -> str:
+    try:
+        return server_name(name)
+    except ValueError as exc:
+        raise InvalidRegistration([("server_name", str(exc))]) from None
+
+
+def _names(server: str, service: str) -> tuple[str, str]:
+    try:
+        return _server(server), service_name(service)
+    except ValueError as exc:
+        raise InvalidRegistration([("service_name", str(exc))]) from None

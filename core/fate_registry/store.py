@@ -1,0 +1,365 @@
+"""The registry store: SQLModel tables and the only code in the project that touches SQL.
+
+Every write runs in one transaction that first bumps the revision counter. On PostgreSQL and
+MySQL that row lock serialises writers, and on SQLite ``BEGIN IMMEDIATE`` does the same, so
+upserts from many processes at once end with one row per name and no error or deadlock.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, Connection, Engine, Insert, event, make_url
+from sqlalchemy import create_engine as sa_create_engine
+from sqlalchemy import delete, func, inspect, select, update
+from sqlalchemy.dialects import mysql, postgresql, sqlite
+from sqlalchemy.engine import URL
+from sqlmodel import Field, SQLModel
+
+from .errors import Conflict, ServerNotFound, ServiceNotFound
+from .models import ResolvedService, Server, ServerRegistration, Service, ServiceRegistration
+
+log = logging.getLogger(__name__)
+
+metadata = SQLModel.metadata
+
+
+class ServerRow(SQLModel, table=True):
+    __tablename__ = "fr_server"
+
+    name: str = Field(primary_key=True, max_length=64)
+    host: str = Field(max_length=255)
+    port: int
+    protocol: str = Field(max_length=5)
+    ca_bundle: str | None = Field(default=None, max_length=1024)
+    client_cert: str | None = Field(default=None, max_length=1024)
+    created_at: datetime
+    updated_at: datetime
+
+
+class ServiceRow(SQLModel, table=True):
+    __tablename__ = "fr_service"
+
+    server_name: str = Field(primary_key=True, max_length=64, foreign_key="fr_server.name")
+    name: str = Field(primary_key=True, max_length=64)
+    uri: str = Field(max_length=2048)
+    method: str = Field(max_length=8)
+    protocol: str | None = Field(default=None, max_length=5)
+    params: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    data: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    headers: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    created_at: datetime
+    updated_at: datetime
+
+
+class RevisionRow(SQLModel, table=True):
+    __tablename__ = "fr_revision"
+
+    id: int = Field(primary_key=True)
+    value: int
+
+
+servers_t = ServerRow.__table__  # type: ignore[attr-defined]
+services_t = ServiceRow.__table__  # type: ignore[attr-defined]
+revision_t = RevisionRow.__table__  # type: ignore[attr-defined]
+
+
+def normalise_url(url: str | URL) -> URL:
+    """Pick the drivers we ship for bare ``postgresql://`` and ``mysql://`` URLs."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    elif parsed.drivername in ("mysql", "mariadb"):
+        parsed = parsed.set(drivername="mysql+pymysql")
+    return parsed
+
+
+def create_engine(url: str | URL) -> Engine:
+    parsed = normalise_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return sa_create_engine(parsed, pool_pre_ping=True, pool_recycle=3600)
+
+    engine = sa_create_engine(parsed, connect_args={"timeout": 30, "check_same_thread": False})
+
+    # pysqlite's own transaction handling starts transactions too late to take the write lock
+    # up front; we turn it off and issue BEGIN ourselves (SQLAlchemy's documented recipe).
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        if parsed.database and parsed.database != ":memory:":
+            cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        immediate = conn.get_execution_options().get("fate_registry_write", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def _aware(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+def _base_url(protocol: str, host: str, port: int) -> str:
+    return f"{protocol}://{f'[{host}]' if ':' in host else host}:{port}"
+
+
+class Store:
+    """Servers and services in one SQL database."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.dialect = engine.dialect.name
+
+    # -- transactions ---------------------------------------------------------------------
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn:
+            conn.execution_options(fate_registry_write=True)
+            with conn.begin():
+                conn.execute(
+                    update(revision_t).where(revision_t.c.id == 1).values(value=revision_t.c.value + 1)
+                )
+                yield conn
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    def _upsert(self, table: Any, rows: list[dict[str, Any]], keys: list[str]) -> Insert:
+        changing = [c for c in rows[0] if c not in keys and c != "created_at"]
+        if self.dialect == "mysql":
+            stmt = mysql.insert(table).values(rows)
+            return stmt.on_duplicate_key_update({c: stmt.inserted[c] for c in changing})
+        dialect = postgresql if self.dialect == "postgresql" else sqlite
+        stmt = dialect.insert(table).values(rows)
+        return stmt.on_conflict_do_update(
+            index_elements=keys, set_={c: stmt.excluded[c] for c in changing}
+        )
+
+    # -- writes -----------------------------------------------------------------------------
+
+    def upsert_server(self, reg: ServerRegistration) -> Server:
+        now = _now()
+        row = {
+            "name": reg.name,
+            "host": reg.host,
+            "port": reg.port,
+            "protocol": reg.protocol,
+            "ca_bundle": reg.ca_bundle,
+            "client_cert": reg.client_cert,
+            "created_at": now,
+            "updated_at": now,
+        }
+        with self._write() as conn:
+            conn.execute(self._upsert(servers_t, [row], ["name"]))
+            return self._server(conn, reg.name)
+
+    def upsert_service(self, reg: ServiceRegistration) -> Service:
+        with self._write() as conn:
+            self._server(conn, reg.server_name)
+            conn.execute(self._upsert(services_t, [_service_row(reg, _now())], ["server_name", "name"]))
+            return self._service(conn, reg.server_name, reg.service_name)
+
+    def upsert_many(
+        self, servers: Iterable[ServerRegistration], services: Iterable[ServiceRegistration]
+    ) -> tuple[int, int]:
+        """Write all servers, then all services, in one transaction: all or nothing."""
+        now = _now()
+        server_rows = [
+            {**reg.model_dump(), "created_at": now, "updated_at": now} for reg in servers
+        ]
+        service_rows = [_service_row(reg, now) for reg in services]
+        with self._write() as conn:
+            known = {reg["name"] for reg in server_rows}
+            known.update(conn.execute(select(servers_t.c.name)).scalars())
+            for row in service_rows:
+                if row["server_name"] not in known:
+                    raise ServerNotFound(row["server_name"])
+            for table, rows, keys in (
+                (servers_t, server_rows, ["name"]),
+                (services_t, service_rows, ["server_name", "name"]),
+            ):
+                for start in range(0, len(rows), 1000):
+                    conn.execute(self._upsert(table, rows[start : start + 1000], keys))
+        return len(server_rows), len(service_rows)
+
+    def delete_service(self, server_name: str, service_name: str) -> None:
+        with self._write() as conn:
+            result = conn.execute(
+                delete(services_t).where(
+                    services_t.c.server_name == server_name, services_t.c.name == service_name
+                )
+            )
+            if result.rowcount == 0:
+                self._server(conn, server_name)
+                raise ServiceNotFound(server_name, service_name)
+
+    def delete_server(self, server_name: str, cascade: bool = False) -> int:
+        """Delete a server; return how many of its services went with it."""
+        with self._write() as conn:
+            self._server(conn, server_name)
+            count = conn.execute(
+                select(func.count()).where(services_t.c.server_name == server_name)
+            ).scalar_one()
+            if count and not cascade:
+                raise Conflict(
+                    f"server {server_name!r} still has {count} service(s); "
+                    "delete them first or ask for cascade"
+                )
+            conn.execute(delete(services_t).where(services_t.c.server_name == server_name))
+            conn.execute(delete(servers_t).where(servers_t.c.name == server_name))
+            return int(count)
+
+    # -- reads ------------------------------------------------------------------------------
+
+    def revision(self) -> int:
+        with self._read() as conn:
+            return int(conn.execute(select(revision_t.c.value).where(revision_t.c.id == 1)).scalar_one())
+
+    def server(self, name: str) -> Server:
+        with self._read() as conn:
+            return self._server(conn, name)
+
+    def servers(self) -> list[Server]:
+        with self._read() as conn:
+            rows = conn.execute(select(servers_t).order_by(servers_t.c.name)).mappings()
+            return [_server_model(row) for row in rows]
+
+    def service(self, server_name: str, service_name: str) -> Service:
+        with self._read() as conn:
+            return self._service(conn, server_name, service_name)
+
+    def services(self, server_name: str | None = None) -> list[Service]:
+        with self._read() as conn:
+            if server_name is not None:
+                self._server(conn, server_name)
+            stmt = self._services_stmt()
+            if server_name is not None:
+                stmt = stmt.where(services_t.c.server_name == server_name)
+            rows = conn.execute(stmt.order_by(services_t.c.server_name, services_t.c.name))
+            return [_service_model(row) for row in rows.mappings()]
+
+    def resolve(self, server_name: str, service_name: str) -> ResolvedService:
+        """The service's URL from its server's address as stored now, and its TLS files."""
+        with self._read() as conn:
+            row = self._service_row(conn, server_name, service_name)
+            model = _service_model(row)
+            return ResolvedService(
+                server_name=model.server_name,
+                service_name=model.service_name,
+                url=model.url,
+                method=model.method,
+                params=model.params,
+                data=model.data,
+                headers=model.headers,
+                ca_bundle=row["ca_bundle"],
+                client_cert=row["client_cert"],
+            )
+
+    def export_rows(self) -> list[dict[str, Any]]:
+        """Every server with its services, TLS paths included, for ``fate-registry export``."""
+        with self._read() as conn:
+            servers = [dict(row) for row in conn.execute(select(servers_t).order_by(servers_t.c.name)).mappings()]
+            by_server: dict[str, list[dict[str, Any]]] = {s["name"]: [] for s in servers}
+            stmt = select(services_t).order_by(services_t.c.server_name, services_t.c.name)
+            for row in conn.execute(stmt).mappings():
+                by_server[row["server_name"]].append(dict(row))
+        for server in servers:
+            server["services"] = by_server[server["name"]]
+        return servers
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def _server(self, conn: Connection, name: str) -> Server:
+        row = conn.execute(select(servers_t).where(servers_t.c.name == name)).mappings().first()
+        if row is None:
+            raise ServerNotFound(name)
+        return _server_model(row)
+
+    def _service(self, conn: Connection, server_name: str, service_name: str) -> Service:
+        return _service_model(self._service_row(conn, server_name, service_name))
+
+    def _service_row(self, conn: Connection, server_name: str, service_name: str) -> Any:
+        stmt = self._services_stmt().where(
+            services_t.c.server_name == server_name, services_t.c.name == service_name
+        )
+        row = conn.execute(stmt).mappings().first()
+        if row is None:
+            self._server(conn, server_name)
+            raise ServiceNotFound(server_name, service_name)
+        return row
+
+    @staticmethod
+    def _services_stmt() -> Any:
+        return select(
+            services_t,
+            servers_t.c.host,
+            servers_t.c.port,
+            servers_t.c.protocol.label("server_protocol"),
+            servers_t.c.ca_bundle,
+            servers_t.c.client_cert,
+        ).join(servers_t, servers_t.c.name == services_t.c.server_name)
+
+    def has_tables(self) -> bool:
+        return inspect(self.engine).has_table(servers_t.name)
+
+
+def _service_row(reg: ServiceRegistration, now: datetime) -> dict[str, Any]:
+    return {
+        "server_name": reg.server_name,
+        "name": reg.service_name,
+        "uri": reg.uri,
+        "method": reg.method,
+        "protocol": reg.protocol,
+        "params": reg.params,
+        "data": reg.data,
+        "headers": reg.headers,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def _server_model(row: Any) -> Server:
+    return Server(
+        name=row["name"],
+        host=row["host"],
+        port=row["port"],
+        protocol=row["protocol"],
+        tls_ca_bundle_set=row["ca_bundle"] is not None,
+        tls_client_cert_set=row["client_cert"] is not None,
+        created_at=_aware(row["created_at"]),
+        updated_at=_aware(row["updated_at"]),
+    )
+
+
+def _service_model(row: Any) -> Service:
+    protocol = row["protocol"] or row["server_protocol"]
+    return Service(
+        server_name=row["server_name"],
+        service_name=row["name"],
+        uri=row["uri"],
+        method=row["method"],
+        protocol=row["protocol"],
+        params=row["params"],
+        data=row["data"],
+        headers=row["headers"],
+        url=_base_url(protocol, row["host"], row["port"]) + row["uri"],
+        created_at=_aware(row["created_at"]),
+        updated_at=_aware(row["updated_at"]),
+    )

@@ -1,0 +1,82 @@
+"""Shared fixtures: a fresh registry database on each selected backend.
+
+Backends: sqlite always; postgres and mysql when their URL variable is set, or always under
+CI=true (default local URLs), where an unreachable server fails the run instead of skipping.
+FATE_REGISTRY_TEST_BACKENDS (comma list) narrows the set, as the tox envs do.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from fate_registry import Registry
+from fate_registry.schema import VERSION_TABLE
+from fate_registry.store import metadata, normalise_url
+
+BACKENDS = {
+    "postgres": ("FATE_REGISTRY_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"),
+    "mysql": ("FATE_REGISTRY_TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306/test"),
+}
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def _selected() -> set[str]:
+    raw = os.environ.get("FATE_REGISTRY_TEST_BACKENDS", "")
+    return {b.strip() for b in raw.split(",") if b.strip()} or {"sqlite", "postgres", "mysql"}
+
+
+def server_url(backend: str) -> str:
+    """The URL of a server backend, or skip (fail under CI) when it is not configured or down."""
+    variable, default = BACKENDS[backend]
+    url = os.environ.get(variable) or (default if IN_CI else None)
+    if url is None:
+        pytest.skip(f"{backend} suite skipped: set {variable} (e.g. {default}) to run it")
+    try:
+        engine = create_engine(normalise_url(url))
+        with engine.connect():
+            pass
+        engine.dispose()
+    except Exception as exc:
+        message = f"{backend} at {url} is unreachable ({type(exc).__name__}: {exc})"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(f"{message}; set {variable} to a reachable server")
+    return url
+
+
+def reset_database(url: str) -> None:
+    engine = create_engine(normalise_url(url))
+    with engine.begin() as conn:
+        metadata.drop_all(conn)
+        conn.execute(text(f"DROP TABLE IF EXISTS {VERSION_TABLE}"))
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgres", "mysql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A URL to an empty database, once per selected backend."""
+    backend = request.param
+    if backend not in _selected():
+        pytest.skip(f"{backend} not in FATE_REGISTRY_TEST_BACKENDS")
+    if backend == "sqlite":
+        return f"sqlite:///{tmp_path / 'registry.db'}"
+    url = server_url(backend)
+    reset_database(url)
+    return url
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    """An empty SQLite database, for tests that are not about the backend."""
+    return f"sqlite:///{tmp_path / 'registry.db'}"
+
+
+@pytest.fixture
+def registry(db_url: str) -> Iterator[Registry]:
+    with Registry(db_url, cache_ttl=0) as reg:
+        yield reg
