@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -37,11 +38,11 @@ class Settings(BaseSettings):
     # Server (issue: fate-registry serve)
     host: str = Field(default="127.0.0.1", description="address `serve` listens on")
     port: int = Field(default=9390, ge=1, le=65535, description="port `serve` listens on")
-    admin_tokens: list[SecretStr] = Field(
+    admin_tokens: Annotated[list[SecretStr], NoDecode] = Field(
         default_factory=list, description="bearer tokens that may write (comma-separated in env)"
     )
     protect_reads: bool = Field(default=False, description="reads need authentication too")
-    allowed_hosts: list[str] = Field(
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="CIDRs and host patterns registered addresses must match (empty: any)",
     )
