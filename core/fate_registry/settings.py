@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -23,9 +23,112 @@ CONFIG_ENV = "FATE_REGISTRY_CONFIG"
 DEFAULT_DB_URL = "sqlite:///fate-registry.db"
 
 
+def _names_list(value: Any) -> Any:
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
+
+
+class CapabilitySettings(BaseModel):
+    """Policy of one capability (plugin framework). Env: FATE_REGISTRY_HOOKS__<CAP>__<FIELD>."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    chain: list[str] | None = Field(
+        default=None, description="plugin names in order (default: every plugin implementing it)"
+    )
+    timeout: float = Field(default=5.0, ge=0.05, le=30, description="seconds per plugin call")
+    budget: float | None = Field(
+        default=None, ge=0.05, le=120,
+        description="seconds for the whole decision, retries included (default: the timeout)",
+    )
+    retries: int = Field(default=2, ge=0, le=10, description="retries of a failed HTTP call")
+    failure_policy: Literal["deny", "allow"] = Field(
+        default="deny", description="answer when a plugin errors or times out"
+    )
+    default: Literal["deny", "allow"] = Field(
+        default="deny", description="answer when no plugin has an opinion"
+    )
+    cache: bool = Field(default=True, description="cache decisions of this capability")
+    allow_ttl: float = Field(default=10.0, ge=0, le=86400, description="seconds an allow is kept")
+    deny_ttl: float = Field(default=2.0, ge=0, le=86400, description="seconds a deny is kept")
+    server_name: str | None = Field(
+        default=None, description="server of the HTTP services (default: hooks.server_name)"
+    )
+    inline: list[str] = Field(
+        default_factory=list,
+        description="plugins run in the caller's thread: faster, but their timeout is not enforced",
+    )
+
+    @field_validator("chain", "inline", mode="before")
+    @classmethod
+    def _comma_list(cls, value: Any) -> Any:
+        return _names_list(value)
+
+    @property
+    def total_budget(self) -> float:
+        return self.budget if self.budget is not None else self.timeout
+
+
+# Defaults that differ per capability; merged under whatever the user sets.
+CAPABILITY_DEFAULTS: dict[str, dict[str, Any]] = {
+    "client_authentication": {"cache": False},
+    "signature": {},
+    "site_authentication": {},
+    "permission": {},
+    "upload": {"cache": False, "retries": 0, "timeout": 30.0},
+    "query": {"cache": False},
+    "download": {"cache": False, "timeout": 30.0, "budget": 120.0},
+}
+
+
+class HooksSettings(BaseModel):
+    """The plugin framework: one CapabilitySettings per capability, and shared options."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    server_name: str = Field(
+        default="HOOK", description="server of the HTTP services (FATE Flow's hook_server_name)"
+    )
+    signing_secrets: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description="per server name, an HMAC secret to sign outbound calls (webhook-* headers)",
+    )
+    max_workers: int = Field(default=32, ge=1, le=1024, description="threads running plugins")
+    cache_size: int = Field(default=10000, ge=1, description="decisions kept per capability")
+    client_authentication: CapabilitySettings = CapabilitySettings(cache=False)
+    signature: CapabilitySettings = CapabilitySettings()
+    site_authentication: CapabilitySettings = CapabilitySettings()
+    permission: CapabilitySettings = CapabilitySettings()
+    upload: CapabilitySettings = CapabilitySettings(cache=False, retries=0, timeout=30.0)
+    query: CapabilitySettings = CapabilitySettings(cache=False)
+    download: CapabilitySettings = CapabilitySettings(cache=False, timeout=30.0, budget=120.0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _capability_defaults(cls, value: Any) -> Any:
+        if not isinstance(value, dict):
+            return value
+        merged = dict(value)
+        for capability, defaults in CAPABILITY_DEFAULTS.items():
+            given = merged.get(capability)
+            if isinstance(given, dict):
+                merged[capability] = {**defaults, **given}
+        return merged
+
+    def capability(self, name: str) -> CapabilitySettings:
+        settings = getattr(self, name, None)
+        if not isinstance(settings, CapabilitySettings):
+            raise KeyError(f"unknown capability {name!r}")
+        return settings
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix="FATE_REGISTRY_", extra="forbid", validate_default=True
+        env_prefix="FATE_REGISTRY_",
+        extra="forbid",
+        validate_default=True,
+        env_nested_delimiter="__",
     )
 
     db_url: SecretStr = Field(
@@ -48,6 +151,10 @@ class Settings(BaseSettings):
     )
     check_connectivity: bool = Field(
         default=False, description="TCP-connect to a server before registering it"
+    )
+    # Plugin framework (issue: plugins, dispatch, gateway)
+    hooks: HooksSettings = Field(
+        default_factory=HooksSettings, description="chains and policies of the capabilities"
     )
 
     @field_validator("admin_tokens", "allowed_hosts", mode="before")
