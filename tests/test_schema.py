@@ -1,0 +1,40 @@
+"""Schema management: an empty database is upgraded on open; an older one is refused."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+
+from fate_registry import Registry, SchemaOutOfDate, schema
+from fate_registry.store import create_engine
+
+pytestmark = pytest.mark.db
+
+
+def test_empty_database_is_upgraded_on_open(db_url: str) -> None:
+    with Registry(db_url) as registry:
+        assert schema.current(registry.engine) == schema.head()
+        assert registry.revision == 0
+
+
+def test_upgrade_is_idempotent(db_url: str) -> None:
+    engine = create_engine(db_url)
+    schema.upgrade(engine)
+    schema.upgrade(engine)
+    assert schema.current(engine) == schema.head()
+    engine.dispose()
+
+
+def test_empty_database_is_left_alone_when_asked(db_url: str) -> None:
+    with pytest.raises(SchemaOutOfDate, match="fate-registry db upgrade"):
+        Registry(db_url, upgrade_empty=False)
+
+
+def test_database_at_another_schema_is_refused(db_url: str) -> None:
+    Registry(db_url).close()
+    engine = create_engine(db_url)
+    with engine.begin() as conn:
+        conn.execute(text(f"UPDATE {schema.VERSION_TABLE} SET version_num = 'older'"))
+    engine.dispose()
+    with pytest.raises(SchemaOutOfDate, match="schema older, this code needs"):
+        Registry(db_url)

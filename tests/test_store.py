@@ -1,0 +1,155 @@
+"""The registry's contract on every backend: names, upserts, resolution, deletes, revisions."""
+
+from __future__ import annotations
+
+import pytest
+
+from fate_registry import Conflict, Registry, ServerNotFound, ServiceNotFound
+
+pytestmark = pytest.mark.db
+
+
+def test_server_name_is_case_insensitive_and_stored_upper_case(registry: Registry) -> None:
+    registry.register_server("third", host="10.0.0.5", port=8080)
+    registry.register_server("Third", host="10.0.0.6", port=8080)
+    assert [s.name for s in registry.servers()] == ["THIRD"]
+    assert registry.server("tHiRd").host == "10.0.0.6"
+
+
+def test_service_defaults_are_post_and_server_protocol(registry: Registry) -> None:
+    registry.register_server("third", host="10.0.0.5", port=8443, protocol="https")
+    registry.register_service("third", "upload", uri="/v1/upload")
+    resolved = registry.resolve("THIRD", "upload")
+    assert resolved.url == "https://10.0.0.5:8443/v1/upload"
+    assert resolved.method == "POST"
+
+
+def test_resolve_returns_what_to_send(registry: Registry) -> None:
+    registry.register_server("third", host="10.0.0.5", port=8080)
+    registry.register_service(
+        "third",
+        "permission",
+        uri="/check",
+        params={"app": "fate"},
+        data={"tenant": "a"},
+        headers={"X-Token": "t"},
+    )
+    resolved = registry.resolve("third", "Permission")
+    assert (resolved.params, resolved.data, resolved.headers) == (
+        {"app": "fate"},
+        {"tenant": "a"},
+        {"X-Token": "t"},
+    )
+
+
+def test_service_protocol_overrides_server_protocol(registry: Registry) -> None:
+    registry.register_server("third", host="h", port=1)
+    registry.register_service("third", "upload", uri="/u", protocol="https")
+    assert registry.resolve("third", "upload").url == "https://h:1/u"
+
+
+def test_moved_server_moves_its_services(registry: Registry) -> None:
+    registry.register_server("third", host="10.0.0.5", port=8080)
+    for name in ("upload", "query", "download"):
+        registry.register_service("third", name, uri=f"/v1/{name}")
+    registry.register_server("third", host="10.0.0.9", port=9090)
+    assert {registry.resolve("third", n).url for n in ("upload", "query", "download")} == {
+        "http://10.0.0.9:9090/v1/upload",
+        "http://10.0.0.9:9090/v1/query",
+        "http://10.0.0.9:9090/v1/download",
+    }
+
+
+def test_reregistering_a_service_replaces_it(registry: Registry) -> None:
+    registry.register_server("third", host="h", port=1)
+    first = registry.register_service("third", "upload", uri="/a", headers={"a": "1"})
+    second = registry.register_service("third", "upload", uri="/b", method="PUT")
+    assert [s.uri for s in registry.services()] == ["/b"]
+    assert (second.method, second.headers) == ("PUT", {})
+    assert second.created_at == first.created_at
+
+
+def test_service_on_unknown_server_is_refused(registry: Registry) -> None:
+    with pytest.raises(ServerNotFound, match="'NOPE' is not registered"):
+        registry.register_service("nope", "upload", uri="/u")
+    assert registry.services() == []
+
+
+def test_unknown_lookups_raise_typed_errors(registry: Registry) -> None:
+    with pytest.raises(ServerNotFound):
+        registry.server("nope")
+    with pytest.raises(ServerNotFound):
+        registry.resolve("nope", "upload")
+    registry.register_server("third", host="h", port=1)
+    with pytest.raises(ServiceNotFound, match="'upload' is not registered on server 'THIRD'"):
+        registry.resolve("third", "upload")
+    with pytest.raises(ServiceNotFound):
+        registry.delete_service("third", "upload")
+    with pytest.raises(ServerNotFound):
+        registry.services("nope")
+
+
+def test_services_can_be_listed_per_server(registry: Registry) -> None:
+    registry.register_server("a", host="h", port=1)
+    registry.register_server("b", host="h", port=2)
+    registry.register_service("a", "upload", uri="/u")
+    registry.register_service("b", "query", uri="/q")
+    assert [s.service_name for s in registry.services("b")] == ["query"]
+    assert [(s.server_name, s.service_name) for s in registry.services()] == [
+        ("A", "upload"),
+        ("B", "query"),
+    ]
+
+
+def test_delete_server_with_services_needs_cascade(registry: Registry) -> None:
+    registry.register_server("third", host="h", port=1)
+    registry.register_service("third", "upload", uri="/u")
+    with pytest.raises(Conflict, match="still has 1 service"):
+        registry.delete_server("third")
+    assert len(registry.services()) == 1
+    assert registry.delete_server("third", cascade=True) == 1
+    assert registry.servers() == [] and registry.services() == []
+
+
+def test_delete_service_then_server(registry: Registry) -> None:
+    registry.register_server("third", host="h", port=1)
+    registry.register_service("third", "upload", uri="/u")
+    registry.delete_service("THIRD", "UPLOAD")
+    assert registry.delete_server("third") == 0
+    with pytest.raises(ServerNotFound):
+        registry.delete_server("third")
+
+
+def test_every_write_bumps_the_revision_and_reads_do_not(registry: Registry) -> None:
+    start = registry.revision
+    registry.register_server("third", host="h", port=1)
+    registry.register_service("third", "upload", uri="/u")
+    registry.resolve("third", "upload")
+    registry.servers()
+    registry.delete_service("third", "upload")
+    assert registry.revision == start + 3
+
+
+def test_failed_write_leaves_revision_alone(registry: Registry) -> None:
+    registry.register_server("third", host="h", port=1)
+    registry.register_service("third", "upload", uri="/u")
+    start = registry.revision
+    with pytest.raises(Conflict):
+        registry.delete_server("third")
+    assert registry.revision == start
+
+
+def test_tls_paths_are_kept_but_not_shown(registry: Registry) -> None:
+    server = registry.register_server(
+        "third", host="h", port=1, protocol="https", ca_bundle="/etc/ca.pem"
+    )
+    registry.register_service("third", "upload", uri="/u")
+    assert server.tls_ca_bundle_set and not server.tls_client_cert_set
+    assert "/etc/ca.pem" not in server.model_dump_json()
+    assert registry.resolve("third", "upload").ca_bundle == "/etc/ca.pem"
+
+
+def test_second_registry_on_same_database_sees_writes(db_url: str, registry: Registry) -> None:
+    registry.register_server("third", host="h", port=1)
+    with Registry(db_url) as other:
+        assert [s.name for s in other.servers()] == ["THIRD"]

@@ -1,0 +1,118 @@
+"""Every registration field, each way it can be wrong: a message naming it, and nothing written."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from fate_registry import InvalidRegistration, Registry
+
+pytestmark = pytest.mark.db
+
+GOOD_SERVER: dict[str, Any] = {"name": "third", "host": "10.0.0.5", "port": 8080}
+GOOD_SERVICE: dict[str, Any] = {"server_name": "third", "service_name": "upload", "uri": "/v1/up"}
+
+BAD_SERVERS = [
+    # (changed fields, field named, words in the reason)
+    ({"name": ""}, "name", "1 to 64 characters"),
+    ({"name": "a" * 65}, "name", "1 to 64 characters"),
+    ({"name": "bad name"}, "name", "letters, digits"),
+    ({"name": "bad/name"}, "name", "letters, digits"),
+    ({"name": 42}, "name", "must be a string"),
+    ({"host": ""}, "host", "hostname, IPv4 or IPv6"),
+    ({"host": "http://10.0.0.5"}, "host", "without scheme, path or port"),
+    ({"host": "10.0.0.5:8080"}, "host", "without scheme, path or port"),
+    ({"host": "example.com/path"}, "host", "without scheme, path or port"),
+    ({"host": "exa mple.com"}, "host", "hostname, IPv4 or IPv6"),
+    ({"host": " 10.0.0.5"}, "host", "without spaces"),
+    ({"host": "999.1.1.1"}, "host", "not a valid IPv4 address"),
+    ({"host": "fe80::zz"}, "host", "hostname, IPv4 or IPv6"),
+    ({"host": "-bad-.example"}, "host", "hostname, IPv4 or IPv6"),
+    ({"host": None}, "host", "must be a string"),
+    ({"port": 0}, "port", "from 1 to 65535, got 0"),
+    ({"port": 65536}, "port", "from 1 to 65535, got 65536"),
+    ({"port": -1}, "port", "from 1 to 65535, got -1"),
+    ({"port": "80a"}, "port", "integer from 1 to 65535"),
+    ({"port": 80.5}, "port", "integer from 1 to 65535"),
+    ({"port": True}, "port", "integer from 1 to 65535"),
+    ({"protocol": "ftp"}, "protocol", "'http' or 'https'"),
+    ({"ca_bundle": "  "}, "ca_bundle", "non-empty file path"),
+]
+
+BAD_SERVICES = [
+    ({"server_name": "bad name"}, "server_name", "letters, digits"),
+    ({"service_name": ""}, "service_name", "1 to 64 characters"),
+    ({"service_name": "up load"}, "service_name", "letters, digits"),
+    ({"uri": "v1/up"}, "uri", "starting with '/'"),
+    ({"uri": "http://host/v1/up"}, "uri", "starting with '/'"),
+    ({"uri": "//host/v1/up"}, "uri", "without scheme or host"),
+    ({"uri": "/" + "a" * 2048}, "uri", "at most 2048 characters"),
+    ({"uri": "/v1/a b"}, "uri", "must not contain spaces"),
+    ({"uri": 5}, "uri", "must be a string"),
+    ({"method": "FETCH"}, "method", "one of GET, POST, PUT, PATCH, DELETE"),
+    ({"method": 1}, "method", "one of GET, POST"),
+    ({"protocol": "gopher"}, "protocol", "'http' or 'https'"),
+    ({"params": [1, 2]}, "params", "must be a JSON object"),
+    ({"data": "text"}, "data", "must be a JSON object"),
+    ({"headers": ["x"]}, "headers", "must be a JSON object"),
+    ({"headers": {"X-Token": 5}}, "headers", "header 'X-Token' must have a string value"),
+]
+
+
+def _snapshot(registry: Registry) -> tuple[Any, ...]:
+    return registry.revision, registry.servers(), registry.services()
+
+
+@pytest.mark.parametrize(("change", "field", "reason"), BAD_SERVERS)
+def test_bad_server_is_refused_naming_field(
+    registry: Registry, change: dict[str, Any], field: str, reason: str
+) -> None:
+    before = _snapshot(registry)
+    with pytest.raises(InvalidRegistration) as caught:
+        registry.register_server(**{**GOOD_SERVER, **change})
+    assert caught.value.field == field
+    assert reason in caught.value.reason
+    assert str(caught.value).startswith(f"{field}: ")
+    assert _snapshot(registry) == before
+
+
+@pytest.mark.parametrize(("change", "field", "reason"), BAD_SERVICES)
+def test_bad_service_is_refused_naming_field(
+    registry: Registry, change: dict[str, Any], field: str, reason: str
+) -> None:
+    registry.register_server(**GOOD_SERVER)
+    before = _snapshot(registry)
+    with pytest.raises(InvalidRegistration) as caught:
+        registry.register_service(**{**GOOD_SERVICE, **change})
+    assert caught.value.field == field
+    assert reason in caught.value.reason
+    assert _snapshot(registry) == before
+
+
+def test_every_bad_field_is_reported_at_once(registry: Registry) -> None:
+    with pytest.raises(InvalidRegistration) as caught:
+        registry.register_server("bad name", host="h/p", port=0)
+    assert [field for field, _ in caught.value.problems] == ["name", "host", "port"]
+
+
+@pytest.mark.parametrize(
+    ("host", "stored"),
+    [
+        ("10.0.0.5", "10.0.0.5"),
+        ("Third.Example.COM", "third.example.com"),
+        ("localhost", "localhost"),
+        ("::1", "::1"),
+        ("[2001:db8::1]", "2001:db8::1"),
+        ("2001:0db8:0000::0001", "2001:db8::1"),
+    ],
+)
+def test_good_hosts_are_stored_canonical(registry: Registry, host: str, stored: str) -> None:
+    assert registry.register_server("third", host=host, port="8080").host == stored
+
+
+def test_method_and_protocol_accept_any_case(registry: Registry) -> None:
+    registry.register_server("third", host="h", port=1, protocol="HTTPS")
+    service = registry.register_service("third", "upload", uri="/u", method="get", protocol="Http")
+    assert (service.method, service.protocol) == ("GET", "http")
+    assert service.url == "http://h:1/u"
