@@ -19,7 +19,10 @@ from fate_registry.schema import VERSION_TABLE
 from fate_registry.store import metadata, normalise_url
 
 BACKENDS = {
-    "postgres": ("FATE_REGISTRY_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"),
+    "postgres": (
+        "FATE_REGISTRY_TEST_POSTGRES_URL",
+        "postgresql+psycopg://postgres@127.0.0.1:5432/test",
+    ),
     "mysql": ("FATE_REGISTRY_TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306/test"),
 }
 IN_CI = os.environ.get("CI", "").lower() == "true"

@@ -1,4 +1,4 @@
-"""The resolve cache: warm lookups cost no SQL; writes from another process show within cache_ttl."""
+"""The resolve cache: a warm lookup runs no SQL; another process's write shows within cache_ttl."""
 
 from __future__ import annotations
 

@@ -55,9 +55,7 @@ def test_concurrent_upserts_leave_one_row_per_name(db_url: str) -> None:
     with Registry(db_url) as registry:
         servers = registry.servers()
         services = registry.services()
-        assert sorted(s.name for s in servers) == sorted(
-            f"SERVER-{k}" for k in range(SERVERS)
-        )
+        assert sorted(s.name for s in servers) == sorted(f"SERVER-{k}" for k in range(SERVERS))
         pairs = [(s.server_name, s.service_name) for s in services]
         assert len(pairs) == len(set(pairs)) == SERVERS * SERVICES_PER_SERVER
         assert registry.revision == PROCESSES * UPSERTS

@@ -117,11 +117,11 @@ def _json_object(value: Any) -> dict[str, Any]:
 
 
 def _headers(value: Any) -> dict[str, str]:
-    value = _json_object(value)
-    for key, item in value.items():
+    headers = _json_object(value)
+    for key, item in headers.items():
         if not isinstance(item, str):
             raise ValueError(f"header {key!r} must have a string value")
-    return value
+    return headers
 
 
 ServerName = Annotated[str, BeforeValidator(server_name)]

@@ -86,7 +86,9 @@ class Registry:
             ca_bundle=ca_bundle,
             client_cert=client_cert,
         )
-        return self._written(self.store.upsert_server(reg))
+        server = self.store.upsert_server(reg)
+        self._invalidate()
+        return server
 
     def register_service(
         self,
@@ -112,20 +114,27 @@ class Registry:
             data=data,
             headers=headers,
         )
-        return self._written(self.store.upsert_service(reg))
+        service = self.store.upsert_service(reg)
+        self._invalidate()
+        return service
 
     def register_many(
         self, servers: list[ServerRegistration], services: list[ServiceRegistration]
     ) -> tuple[int, int]:
         """Write validated registrations in one transaction (see ``fate_registry.transfer``)."""
-        return self._written(self.store.upsert_many(servers, services))
+        counts = self.store.upsert_many(servers, services)
+        self._invalidate()
+        return counts
 
     def delete_service(self, server_name: str, service_name: str) -> None:
-        self._written(self.store.delete_service(*_names(server_name, service_name)))
+        self.store.delete_service(*_names(server_name, service_name))
+        self._invalidate()
 
     def delete_server(self, name: str, *, cascade: bool = False) -> int:
-        """Delete a server; refused while it has services unless ``cascade``. Returns services deleted."""
-        return self._written(self.store.delete_server(_server(name), cascade=cascade))
+        """Delete a server; refused while it has services unless ``cascade``."""
+        deleted = self.store.delete_server(_server(name), cascade=cascade)
+        self._invalidate()
+        return deleted
 
     # -- reads ------------------------------------------------------------------------------
 
@@ -169,10 +178,10 @@ class Registry:
                 self._revision = revision
             self._checked_at = time.monotonic()
 
-    def _written(self, result: Any) -> Any:
+    def _invalidate(self) -> None:
+        """After our own write: drop the cache and re-read the revision on the next lookup."""
         self._cache = {}
-        self._checked_at = 0.0
-        return result
+        self._checked_at = float("-inf")
 
 
 def _server(name: str) -> str:

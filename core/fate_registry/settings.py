@@ -39,7 +39,9 @@ class CapabilitySettings(BaseModel):
     )
     timeout: float = Field(default=5.0, ge=0.05, le=30, description="seconds per plugin call")
     budget: float | None = Field(
-        default=None, ge=0.05, le=120,
+        default=None,
+        ge=0.05,
+        le=120,
         description="seconds for the whole decision, retries included (default: the timeout)",
     )
     retries: int = Field(default=2, ge=0, le=10, description="retries of a failed HTTP call")

@@ -13,9 +13,21 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Connection, Engine, Insert, event, make_url
+from sqlalchemy import (
+    JSON,
+    Column,
+    Connection,
+    Engine,
+    Insert,
+    delete,
+    event,
+    func,
+    inspect,
+    make_url,
+    select,
+    update,
+)
 from sqlalchemy import create_engine as sa_create_engine
-from sqlalchemy import delete, func, inspect, select, update
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.engine import URL
 from sqlmodel import Field, SQLModel
@@ -132,7 +144,9 @@ class Store:
             conn.execution_options(fate_registry_write=True)
             with conn.begin():
                 conn.execute(
-                    update(revision_t).where(revision_t.c.id == 1).values(value=revision_t.c.value + 1)
+                    update(revision_t)
+                    .where(revision_t.c.id == 1)
+                    .values(value=revision_t.c.value + 1)
                 )
                 yield conn
 
@@ -145,12 +159,14 @@ class Store:
         changing = [c for c in rows[0] if c not in keys and c != "created_at"]
         if self.dialect == "mysql":
             stmt = mysql.insert(table).values(rows)
-            return stmt.on_duplicate_key_update({c: stmt.inserted[c] for c in changing})
+            upsert: Insert = stmt.on_duplicate_key_update({c: stmt.inserted[c] for c in changing})
+            return upsert
         dialect = postgresql if self.dialect == "postgresql" else sqlite
         stmt = dialect.insert(table).values(rows)
-        return stmt.on_conflict_do_update(
+        upsert = stmt.on_conflict_do_update(
             index_elements=keys, set_={c: stmt.excluded[c] for c in changing}
         )
+        return upsert
 
     # -- writes -----------------------------------------------------------------------------
 
@@ -173,7 +189,9 @@ class Store:
     def upsert_service(self, reg: ServiceRegistration) -> Service:
         with self._write() as conn:
             self._server(conn, reg.server_name)
-            conn.execute(self._upsert(services_t, [_service_row(reg, _now())], ["server_name", "name"]))
+            conn.execute(
+                self._upsert(services_t, [_service_row(reg, _now())], ["server_name", "name"])
+            )
             return self._service(conn, reg.server_name, reg.service_name)
 
     def upsert_many(
@@ -230,7 +248,9 @@ class Store:
 
     def revision(self) -> int:
         with self._read() as conn:
-            return int(conn.execute(select(revision_t.c.value).where(revision_t.c.id == 1)).scalar_one())
+            return int(
+                conn.execute(select(revision_t.c.value).where(revision_t.c.id == 1)).scalar_one()
+            )
 
     def server(self, name: str) -> Server:
         with self._read() as conn:
@@ -275,7 +295,10 @@ class Store:
     def export_rows(self) -> list[dict[str, Any]]:
         """Every server with its services, TLS paths included, for ``fate-registry export``."""
         with self._read() as conn:
-            servers = [dict(row) for row in conn.execute(select(servers_t).order_by(servers_t.c.name)).mappings()]
+            servers = [
+                dict(row)
+                for row in conn.execute(select(servers_t).order_by(servers_t.c.name)).mappings()
+            ]
             by_server: dict[str, list[dict[str, Any]]] = {s["name"]: [] for s in servers}
             stmt = select(services_t).order_by(services_t.c.server_name, services_t.c.name)
             for row in conn.execute(stmt).mappings():

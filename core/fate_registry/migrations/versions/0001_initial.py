@@ -27,9 +27,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "fr_service",
-        sa.Column(
-            "server_name", sa.String(64), sa.ForeignKey("fr_server.name"), primary_key=True
-        ),
+        sa.Column("server_name", sa.String(64), sa.ForeignKey("fr_server.name"), primary_key=True),
         sa.Column("name", sa.String(64), primary_key=True),
         sa.Column("uri", sa.String(2048), nullable=False),
         sa.Column("method", sa.String(8), nullable=False),
