@@ -8,6 +8,7 @@ from .errors import (
     ServerNotFound,
     ServiceNotFound,
 )
+from .markers import hookimpl
 from .models import ResolvedService, Server, Service
 from .registry import Registry
 from .settings import Settings, load_settings
@@ -24,5 +25,6 @@ __all__ = [
     "Service",
     "ServiceNotFound",
     "Settings",
+    "hookimpl",
     "load_settings",
 ]

@@ -1,0 +1,265 @@
+"""Request and answer models of every capability, in the shapes FATE Flow sends and reads.
+
+Requests accept exactly what FATE Flow 1.9 to 1.11 sends (see ``fate-flow-contract.md``), and
+ignore fields they do not know so a newer FATE Flow does not break them. Answers are what a
+plugin returns: a ``Decision`` (allow, or deny with a code and a message), a ``Signature``, or
+for ApiReader a job id, a status or a downloaded file; ``None`` means "no opinion".
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+# FATE Flow 1.x return codes that the decisions use.
+SUCCESS = 0
+ARGUMENT_ERROR = 101
+PERMISSION_ERROR = 108
+AUTHENTICATION_ERROR = 109
+
+Capability = Literal[
+    "client_authentication",
+    "signature",
+    "site_authentication",
+    "permission",
+    "upload",
+    "query",
+    "download",
+]
+DECISIONS: tuple[Capability, ...] = (
+    "client_authentication",
+    "signature",
+    "site_authentication",
+    "permission",
+)
+API_READER: tuple[Capability, ...] = ("upload", "query", "download")
+CAPABILITIES: tuple[Capability, ...] = DECISIONS + API_READER
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+# -- requests of the decisions ---------------------------------------------------------------
+
+
+class ClientAuthenticationRequest(_Request):
+    """A client's request to FATE Flow, as FATE Flow forwards it to be authenticated."""
+
+    full_path: str = Field(description="path of the client's request, with its query string")
+    headers: dict[str, str] = Field(
+        default_factory=dict, description="headers of the client's request (HMAC clients send "
+        "TIMESTAMP, NONCE, APP_KEY and SIGNATURE here)"
+    )
+    form: dict[str, Any] | None = Field(default=None, description="form fields of the request")
+    data: Any = Field(default=None, description="raw body of the request, as text")
+    json_body: Any = Field(
+        default=None, alias="json", description="JSON body of the request, when it had one"
+    )
+
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+
+
+class SignatureRequest(_Request):
+    """A request to sign the body FATE Flow is about to send to another site."""
+
+    party_id: str = Field(description="id of this site, which signs")
+    body: dict[str, Any] = Field(default_factory=dict, description="the body to be signed")
+
+
+class SiteAuthenticationRequest(_Request):
+    """A request from another site, to be verified against its signature."""
+
+    src_party_id: str = Field(description="site id of the requesting party")
+    site_signature: str = Field(description="the signature the requesting site sent")
+    body: dict[str, Any] = Field(default_factory=dict, description="the body that was signed")
+
+
+class PermissionRequest(_Request):
+    """A job from another site, to be allowed or denied here."""
+
+    src_role: str = Field(description="role of the requesting party (guest, host, arbiter)")
+    src_party_id: str = Field(description="party id of the requesting party")
+    role: str | None = Field(default=None, description="this site's role in the job")
+    party_id: str | None = Field(default=None, description="this site's party id in the job")
+    initiator: dict[str, Any] | None = Field(default=None, description="the job's initiator")
+    roles: dict[str, Any] | None = Field(default=None, description="every participant by role")
+    component_list: list[Any] = Field(
+        default_factory=list, description="names of the components the job runs here"
+    )
+    dataset_list: list[Any] = Field(
+        default_factory=list, description="datasets the job reads here ({namespace, name})"
+    )
+    run_time_conf: dict[str, Any] | None = Field(default=None, description="the job's conf")
+    dsl: dict[str, Any] | None = Field(default=None, description="the job's DSL")
+    component_parameters: dict[str, Any] | None = Field(
+        default=None, description="parameters of each component"
+    )
+
+
+# -- requests of ApiReader ---------------------------------------------------------------------
+
+
+class UploadRequest(_Request):
+    """Ids to send to the feature service; it answers with a job id to poll."""
+
+    ids_path: Path = Field(description="file with the id column name on its first line, then "
+                           "one id per line")
+    parameters: dict[str, Any] = Field(
+        default_factory=dict, description="the job's feature filter (sent as `requestBody`)"
+    )
+    job_id: str = Field(description="FATE job id, sent with its MD5 as `sign`")
+
+
+class QueryRequest(_Request):
+    """Ask the feature service for the status of a job."""
+
+    job_id: str = Field(description="the job id `upload` returned")
+
+
+class DownloadRequest(_Request):
+    """Fetch the features of a finished job into a file."""
+
+    job_id: str = Field(description="the job id `upload` returned")
+    destination: Path = Field(description="where the features go; written atomically")
+
+
+# -- answers ---------------------------------------------------------------------------------
+
+
+class Decision(BaseModel):
+    """A plugin's answer to a decision: allow, or deny with a FATE Flow code and a message."""
+
+    model_config = ConfigDict(frozen=True)
+
+    allowed: bool
+    code: int = Field(default=SUCCESS, description="0 when allowed, a FATE Flow code otherwise")
+    message: str = "success"
+
+    @classmethod
+    def allow(cls, message: str = "success") -> Decision:
+        return cls(allowed=True, code=SUCCESS, message=message)
+
+    @classmethod
+    def deny(cls, message: str, code: int = AUTHENTICATION_ERROR) -> Decision:
+        if code == SUCCESS:
+            raise ValueError("a denial needs a non-zero code")
+        return cls(allowed=False, code=code, message=message)
+
+
+class Signature(Decision):
+    """A signature answer: ``signature`` is set when allowed."""
+
+    signature: str | None = None
+
+    @classmethod
+    def signed(cls, signature: str) -> Signature:
+        return cls(allowed=True, code=SUCCESS, message="success", signature=signature)
+
+
+class UploadAnswer(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    job_id: str = Field(description="the feature service's job id, to poll with `query`")
+
+
+JobStatus = Literal["success", "running", "failed"]
+
+
+class QueryAnswer(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    status: JobStatus
+    raw_status: str = Field(description="the status word exactly as the service gave it")
+
+
+class DownloadAnswer(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    path: Path
+    rows: int = Field(description="lines in the file, header excluded")
+    bytes: int
+
+
+REQUESTS: dict[Capability, type[_Request]] = {
+    "client_authentication": ClientAuthenticationRequest,
+    "signature": SignatureRequest,
+    "site_authentication": SiteAuthenticationRequest,
+    "permission": PermissionRequest,
+    "upload": UploadRequest,
+    "query": QueryRequest,
+    "download": DownloadRequest,
+}
+
+
+def callback_reply(reply: Any) -> tuple[int, str]:
+    """``(code, message)`` of a callback service's JSON reply, in either reading.
+
+    Raises ValueError naming what is wrong when the reply is not an object with an integer code.
+    """
+    if not isinstance(reply, dict):
+        raise ValueError(f"reply is a JSON {type(reply).__name__}, not an object")
+    code = reply.get("code", reply.get("retcode"))
+    if isinstance(code, bool) or not isinstance(code, int):
+        if isinstance(code, str) and code.lstrip("-").isdigit():
+            code = int(code)
+        else:
+            raise ValueError(f"reply has no integer 'code' (got {code!r})")
+    message = reply.get("msg", reply.get("message", reply.get("retmsg", "")))
+    if message is None:
+        message = ""
+    if not isinstance(message, str):
+        raise ValueError(f"reply 'msg' is not a string (got {type(message).__name__})")
+    return code, message
+
+
+def decision_from_reply(reply: Any) -> Decision:
+    """A Decision from ``{code, msg|message}``; code 0 allows."""
+    code, message = callback_reply(reply)
+    if code == SUCCESS:
+        return Decision.allow(message or "success")
+    return Decision(allowed=False, code=code, message=message or f"denied (code {code})")
+
+
+def signature_from_reply(reply: Any) -> Signature:
+    """A Signature from ``{code, site_signature}`` (published) or ``{code, data}`` (FATE Flow)."""
+    code, message = callback_reply(reply)
+    if code != SUCCESS:
+        return Signature(allowed=False, code=code, message=message or f"refused (code {code})")
+    signature = reply.get("site_signature")
+    if signature is None:
+        signature = reply.get("data")
+    if not isinstance(signature, str) or not signature:
+        raise ValueError("reply has code 0 but no signature string in 'site_signature' or 'data'")
+    return Signature(allowed=True, code=SUCCESS, message=message or "success", signature=signature)
+
+
+def status_from_reply(reply: Any) -> QueryAnswer:
+    """A job status from ``{data: {status}}`` (FATE Flow) or ``{status}`` (published)."""
+    code, message = callback_reply(reply)
+    if code != SUCCESS:
+        raise ValueError(f"query answered code {code}: {message}")
+    data = reply.get("data")
+    raw = data.get("status") if isinstance(data, dict) else None
+    if raw is None:
+        raw = reply.get("status")
+    if not isinstance(raw, str):
+        raise ValueError("reply has no status string in 'data.status' or 'status'")
+    status: JobStatus = (
+        "success" if raw == "success" else "running" if raw == "running" else "failed"
+    )
+    return QueryAnswer(status=status, raw_status=raw)
+
+
+def job_id_from_reply(reply: Any) -> UploadAnswer:
+    """The job id from ``{code: 0, data: {jobId}}``; a non-zero code is an error, not ignored."""
+    code, message = callback_reply(reply)
+    if code != SUCCESS:
+        raise ValueError(f"upload answered code {code}: {message}")
+    data = reply.get("data")
+    job_id = data.get("jobId") if isinstance(data, dict) else None
+    if not isinstance(job_id, str | int) or isinstance(job_id, bool) or job_id == "":
+        raise ValueError("reply has no job id in 'data.jobId'")
+    return UploadAnswer(job_id=str(job_id))

@@ -1,0 +1,32 @@
+"""What a hook call gets besides its request: the registry, its settings and its deadline."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .registry import Registry
+    from .settings import CapabilitySettings
+
+
+@dataclass(frozen=True)
+class HookContext:
+    """Passed to every hook as ``context``, so plugins need no global state.
+
+    ``deadline`` is a ``time.monotonic()`` instant: a plugin that does I/O must finish by then
+    (the dispatcher stops waiting for it at that instant and applies the failure policy).
+    """
+
+    capability: str
+    settings: CapabilitySettings
+    registry: Registry | None
+    deadline: float
+    decision_id: str
+    server_name: str = "HOOK"
+    signing_secret: str | None = field(default=None, repr=False)
+
+    def remaining(self) -> float:
+        """Seconds left before the deadline (never negative)."""
+        return max(0.0, self.deadline - time.monotonic())

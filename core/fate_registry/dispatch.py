@@ -1,0 +1,438 @@
+"""The facade FATE Flow calls, and the only code that applies policy to plugin answers.
+
+Per capability: the chain of plugins, a deadline for the decision, the failure policy, the
+decision cache, metrics and the decision log. Plugins only answer; they hold no policy.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import re
+import threading
+import time
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import asdict, dataclass, replace
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from .capabilities import (
+    API_READER,
+    AUTHENTICATION_ERROR,
+    DECISIONS,
+    PERMISSION_ERROR,
+    REQUESTS,
+    SUCCESS,
+    ClientAuthenticationRequest,
+    Decision,
+    DownloadAnswer,
+    DownloadRequest,
+    PermissionRequest,
+    QueryAnswer,
+    QueryRequest,
+    Signature,
+    SignatureRequest,
+    SiteAuthenticationRequest,
+    UploadAnswer,
+    UploadRequest,
+)
+from .context import HookContext
+from .decision_cache import TTLCache
+from .errors import RegistryError
+from .metrics import DEFAULT_METRICS, HookMetrics
+from .plugins import PluginManager, plugin_manager
+from .settings import CapabilitySettings, HooksSettings
+
+if TYPE_CHECKING:
+    from .registry import Registry
+
+log = logging.getLogger("fate_registry.decisions")
+
+DENY_CODES = {"permission": PERMISSION_ERROR}
+_SECRET_KEY = re.compile(r"sign|secret|token|passw|authoriz|cookie|key", re.IGNORECASE)
+_ID_PREFIX = os.urandom(3).hex()
+_ids = itertools.count(1)
+A = TypeVar("A", bound=BaseModel)
+
+
+class InvalidRequest(RegistryError, ValueError):
+    """A capability request is malformed; the message names each bad field."""
+
+
+class HookFailed(RegistryError):
+    """An ApiReader capability failed: a plugin errored, timed out, or none answered."""
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """The answer of a decision, with how it was reached.
+
+    ``failed`` is true when a plugin errored or timed out and the failure policy answered;
+    ``failed_open`` when that answer was an allow. ``plugin`` is who answered (None: default).
+    """
+
+    capability: str
+    decision_id: str
+    allowed: bool
+    code: int
+    message: str
+    plugin: str | None = None
+    signature: str | None = None
+    failed: bool = False
+    failed_open: bool = False
+    error: str | None = None
+    cached: bool = False
+    elapsed: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def new_decision_id() -> str:
+    return f"{_ID_PREFIX}-{next(_ids):x}"
+
+
+def mask(value: Any) -> Any:
+    """``value`` with the values of secret-looking keys (signatures, tokens, keys) masked."""
+    if isinstance(value, Mapping):
+        return {
+            k: ("***" if isinstance(k, str) and _SECRET_KEY.search(k) else mask(v))
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [mask(v) for v in value]
+    return value
+
+
+class _Failure(Exception):
+    def __init__(self, result: str, message: str) -> None:
+        self.result = result  # "error" or "timeout"
+        super().__init__(message)
+
+
+class Dispatcher:
+    """Runs a capability's chain of plugins under its settings; one per registry."""
+
+    def __init__(
+        self,
+        registry: Registry | None = None,
+        settings: HooksSettings | None = None,
+        plugins: PluginManager | None = None,
+        metrics: HookMetrics | None = None,
+    ) -> None:
+        self.registry = registry
+        if settings is None:
+            settings = registry.settings.hooks if registry is not None else HooksSettings()
+        self.settings = settings
+        self.plugins = plugins if plugins is not None else plugin_manager()
+        self.metrics = metrics if metrics is not None else DEFAULT_METRICS
+        self._caches: dict[str, TTLCache[Outcome]] = {
+            c: TTLCache(settings.cache_size) for c in DECISIONS
+        }
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
+        self._chains: dict[str, list[tuple[str, Any]]] = {}
+
+    # -- typed facade ---------------------------------------------------------------------
+
+    def client_authentication(
+        self, request: ClientAuthenticationRequest | Mapping[str, Any]
+    ) -> Outcome:
+        return self.decide("client_authentication", request)
+
+    def signature(self, request: SignatureRequest | Mapping[str, Any]) -> Outcome:
+        return self.decide("signature", request)
+
+    def site_authentication(
+        self, request: SiteAuthenticationRequest | Mapping[str, Any]
+    ) -> Outcome:
+        return self.decide("site_authentication", request)
+
+    def permission(self, request: PermissionRequest | Mapping[str, Any]) -> Outcome:
+        return self.decide("permission", request)
+
+    def upload(self, request: UploadRequest | Mapping[str, Any]) -> UploadAnswer:
+        return self._first_answer("upload", request, UploadAnswer)
+
+    def query(self, request: QueryRequest | Mapping[str, Any]) -> QueryAnswer:
+        return self._first_answer("query", request, QueryAnswer)
+
+    def download(self, request: DownloadRequest | Mapping[str, Any]) -> DownloadAnswer:
+        return self._first_answer("download", request, DownloadAnswer)
+
+    # -- chains ---------------------------------------------------------------------------
+
+    def chain(self, capability: str) -> list[tuple[str, Any]]:
+        """``(plugin name, hook implementation or None when not loaded)`` in the order asked."""
+        chain = self._chains.get(capability)
+        if chain is None:
+            impls = self.plugins.implementations(capability)
+            configured = self.settings.capability(capability).chain
+            if configured is None:
+                chain = impls  # in registration order (entry points sorted by name)
+            else:
+                by_name = dict(impls)
+                chain = [(name, by_name.get(name)) for name in configured]
+            self._chains[capability] = chain
+        return chain
+
+    def clear_cache(self) -> None:
+        for cache in self._caches.values():
+            cache.clear()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+
+    # -- decisions ------------------------------------------------------------------------
+
+    def decide(self, capability: str, request: BaseModel | Mapping[str, Any]) -> Outcome:
+        """Run ``capability``'s chain on ``request`` and answer under its policy."""
+        if capability not in DECISIONS:
+            raise InvalidRequest(f"{capability!r} is not a decision; use one of {DECISIONS}")
+        started = time.monotonic()
+        request = self._validated(capability, request)
+        cfg = self.settings.capability(capability)
+        decision_id = new_decision_id()
+        key = None
+        if cfg.cache:
+            key = request.model_dump_json()
+            hit = self._caches[capability].get(key)
+            if hit is not None:
+                self.metrics.cache_hit(capability)
+                return replace(hit, decision_id=decision_id, cached=True, elapsed=0.0)
+        outcome = self._run_chain(capability, cfg, request, decision_id, started)
+        if key is not None and not outcome.failed:
+            ttl = cfg.allow_ttl if outcome.allowed else cfg.deny_ttl
+            self._caches[capability].put(key, outcome, ttl)
+        self._record(outcome, request)
+        return outcome
+
+    def _run_chain(
+        self,
+        capability: str,
+        cfg: CapabilitySettings,
+        request: BaseModel,
+        decision_id: str,
+        started: float,
+    ) -> Outcome:
+        deny_code = DENY_CODES.get(capability, AUTHENTICATION_ERROR)
+        every_must_allow = capability == "permission"
+        context = self._context(capability, cfg, decision_id, started)
+        allowed_by: list[str] = []
+        failed_open: list[str] = []
+        errors: list[str] = []
+        last_signature: str | None = None
+
+        def outcome(allowed: bool, code: int, message: str, plugin: str | None) -> Outcome:
+            return Outcome(
+                capability=capability,
+                decision_id=decision_id,
+                allowed=allowed,
+                code=code,
+                message=message,
+                plugin=plugin,
+                signature=last_signature if allowed else None,
+                failed=bool(errors),
+                failed_open=bool(failed_open) and allowed,
+                error="; ".join(errors) or None,
+                elapsed=time.monotonic() - started,
+            )
+
+        for name, impl in self.chain(capability):
+            try:
+                answer = self._call(capability, cfg, name, impl, context, request)
+            except _Failure as failure:
+                errors.append(f"{name}: {failure}")
+                if cfg.failure_policy == "deny":
+                    message = f"{capability} failed ({name}: {failure}); failure policy denies"
+                    return outcome(False, deny_code, message, name)
+                failed_open.append(name)
+                self.metrics.call(capability, name, "failed_open", 0.0)
+                if every_must_allow:
+                    continue
+                return outcome(True, SUCCESS, f"failed open: {name}: {failure}", name)
+            if answer is None:
+                continue
+            if not answer.allowed:
+                return outcome(False, answer.code, answer.message, name)
+            if isinstance(answer, Signature):
+                last_signature = answer.signature
+            if not every_must_allow:
+                return outcome(True, answer.code, answer.message, name)
+            allowed_by.append(name)
+        if allowed_by or failed_open:
+            return outcome(True, SUCCESS, "success", ",".join(allowed_by + failed_open))
+        if cfg.default == "allow":
+            return outcome(True, SUCCESS, f"no plugin had an opinion on {capability}; "
+                           "default allows", None)
+        return outcome(False, deny_code, f"no plugin had an opinion on {capability}; "
+                       "default denies", None)
+
+    def _call(
+        self,
+        capability: str,
+        cfg: CapabilitySettings,
+        name: str,
+        impl: Any,
+        context: HookContext,
+        request: BaseModel,
+    ) -> Decision | None:
+        answer: Decision | None = self._invoke(capability, cfg, name, impl, context, request)
+        if answer is not None and not isinstance(answer, Decision):
+            self.metrics.call(capability, name, "error", 0.0)
+            raise _Failure("error", f"answered a {type(answer).__name__}, not a Decision")
+        unsigned = not isinstance(answer, Signature) or not answer.signature
+        if capability == "signature" and answer is not None and answer.allowed and unsigned:
+            self.metrics.call(capability, name, "error", 0.0)
+            raise _Failure("error", "allowed but gave no signature")
+        return answer
+
+    def _invoke(
+        self,
+        capability: str,
+        cfg: CapabilitySettings,
+        name: str,
+        impl: Any,
+        context: HookContext,
+        request: BaseModel,
+    ) -> Any:
+        """Call one plugin under the deadline; raise _Failure on error or timeout."""
+        if impl is None:
+            self.metrics.call(capability, name, "error", 0.0)
+            raise _Failure("error", f"plugin {name!r} is in the chain but not loaded")
+        kwargs = {"context": context, "request": request}
+        args = [kwargs[arg] for arg in impl.argnames]
+        remaining = context.deadline - time.monotonic()
+        started = time.monotonic()
+        if remaining <= 0:
+            self.metrics.call(capability, name, "timeout", 0.0)
+            raise _Failure("timeout", "no time left in the budget")
+        try:
+            if name in cfg.inline:
+                answer = impl.function(*args)
+                if time.monotonic() > context.deadline:
+                    raise FutureTimeout
+            else:
+                future = self._executor().submit(impl.function, *args)
+                try:
+                    answer = future.result(timeout=remaining)
+                except FutureTimeout:
+                    future.cancel()
+                    raise
+        except FutureTimeout:
+            elapsed = time.monotonic() - started
+            self.metrics.call(capability, name, "timeout", elapsed)
+            raise _Failure("timeout", f"timed out after {elapsed:.2f} s") from None
+        except Exception as exc:
+            self.metrics.call(capability, name, "error", time.monotonic() - started)
+            raise _Failure("error", f"{type(exc).__name__}: {exc}") from exc
+        elapsed = time.monotonic() - started
+        if answer is None:
+            result = "no_opinion"
+        elif isinstance(answer, Decision):
+            result = "allow" if answer.allowed else "deny"
+        else:
+            result = "allow"  # ApiReader answers
+        self.metrics.call(capability, name, result, elapsed)
+        return answer
+
+    # -- ApiReader ------------------------------------------------------------------------
+
+    def _first_answer(
+        self, capability: str, request: BaseModel | Mapping[str, Any], answer_type: type[A]
+    ) -> A:
+        started = time.monotonic()
+        request = self._validated(capability, request)
+        cfg = self.settings.capability(capability)
+        context = self._context(capability, cfg, new_decision_id(), started)
+        for name, impl in self.chain(capability):
+            try:
+                answer = self._invoke(capability, cfg, name, impl, context, request)
+            except _Failure as failure:
+                raise HookFailed(f"{capability} failed in plugin {name!r}: {failure}") from None
+            if answer is None:
+                continue
+            if not isinstance(answer, answer_type):
+                raise HookFailed(
+                    f"{capability}: plugin {name!r} answered a {type(answer).__name__}, "
+                    f"not a {answer_type.__name__}"
+                )
+            log.info("%s %s by %s: %s", context.decision_id, capability, name, answer)
+            return answer
+        chain = self._chain_names(capability)
+        raise HookFailed(f"no plugin answered {capability} (chain: {chain})")
+
+    # -- helpers --------------------------------------------------------------------------
+
+    def _chain_names(self, capability: str) -> str:
+        return ", ".join(name for name, _ in self.chain(capability)) or "empty"
+
+    def _validated(self, capability: str, request: BaseModel | Mapping[str, Any]) -> BaseModel:
+        model = REQUESTS[capability]  # type: ignore[index]
+        if isinstance(request, model):
+            return request
+        if isinstance(request, BaseModel):
+            raise InvalidRequest(
+                f"{capability} takes a {model.__name__}, not a {type(request).__name__}"
+            )
+        try:
+            return model.model_validate(request)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors()
+            )
+            raise InvalidRequest(f"invalid {capability} request: {problems}") from None
+
+    def _context(
+        self, capability: str, cfg: CapabilitySettings, decision_id: str, started: float
+    ) -> HookContext:
+        server = cfg.server_name or self.settings.server_name
+        secret = self.settings.signing_secrets.get(server.upper())
+        return HookContext(
+            capability=capability,
+            settings=cfg,
+            registry=self.registry,
+            deadline=started + cfg.total_budget,
+            decision_id=decision_id,
+            server_name=server,
+            signing_secret=secret.get_secret_value() if secret is not None else None,
+        )
+
+    def _executor(self) -> ThreadPoolExecutor:
+        if self._pool is None:
+            with self._pool_lock:
+                if self._pool is None:
+                    self._pool = ThreadPoolExecutor(
+                        self.settings.max_workers, thread_name_prefix="fate-registry-hook"
+                    )
+        return self._pool
+
+    def _record(self, outcome: Outcome, request: BaseModel) -> None:
+        if outcome.failed:
+            result = "failed_open" if outcome.allowed else "failed_closed"
+        else:
+            result = "allow" if outcome.allowed else "deny"
+        self.metrics.decision(outcome.capability, result)
+        if outcome.failed:
+            log.warning(
+                "decision %s %s %s by %s in %.1f ms: %s",
+                outcome.decision_id, outcome.capability, result, outcome.plugin,
+                outcome.elapsed * 1000, outcome.error,
+            )
+        elif log.isEnabledFor(logging.INFO):
+            log.info(
+                "decision %s %s %s by %s in %.1f ms",
+                outcome.decision_id, outcome.capability, result, outcome.plugin,
+                outcome.elapsed * 1000,
+            )
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("decision %s request %s", outcome.decision_id, mask(request.model_dump()))
+
+
+__all__ = ["API_READER", "DECISIONS", "Dispatcher", "HookFailed", "InvalidRequest", "Outcome"]

@@ -1,0 +1,280 @@
+"""Dispatch: chains, deadlines, failure policy, cache, metrics and the decision log."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+import pytest
+
+from fate_registry import hookimpl
+from fate_registry.capabilities import Decision, PermissionRequest, Signature
+from fate_registry.dispatch import Dispatcher, InvalidRequest, mask
+from fate_registry.metrics import HookMetrics
+from fate_registry.plugins import PluginManager, build_plugin_manager
+from fate_registry.settings import HooksSettings
+
+CLIENT = {"full_path": "/v1/job/submit", "headers": {"APP_KEY": "k"}}
+PERMISSION = {"src_role": "guest", "src_party_id": "9999", "component_list": ["reader_0"]}
+
+
+class Answers:
+    """A local plugin answering every decision with ``answer`` (or raising it)."""
+
+    def __init__(self, answer: Any = None, delay: float = 0.0) -> None:
+        self.answer = answer
+        self.delay = delay
+        self.calls = 0
+        self.threads: list[str] = []
+
+    def _answer(self) -> Any:
+        self.calls += 1
+        self.threads.append(threading.current_thread().name)
+        if self.delay:
+            time.sleep(self.delay)
+        if isinstance(self.answer, Exception):
+            raise self.answer
+        return self.answer
+
+    @hookimpl
+    def client_authentication(self) -> Any:
+        return self._answer()
+
+    @hookimpl
+    def site_authentication(self) -> Any:
+        return self._answer()
+
+    @hookimpl
+    def permission(self) -> Any:
+        return self._answer()
+
+    @hookimpl
+    def signature(self) -> Any:
+        return self._answer()
+
+
+def manager(**plugins: object) -> PluginManager:
+    pm = build_plugin_manager(load=set(), entry_points=[])
+    for name, plugin in plugins.items():
+        pm.register(plugin, name)
+    return pm
+
+
+def dispatcher(plugins: PluginManager, **capabilities: dict[str, Any]) -> Dispatcher:
+    return Dispatcher(
+        settings=HooksSettings(**capabilities), plugins=plugins, metrics=HookMetrics()
+    )
+
+
+def test_first_definite_answer_wins_for_authentication() -> None:
+    silent, yes, no = Answers(None), Answers(Decision.allow()), Answers(Decision.deny("no"))
+    d = dispatcher(manager(silent=silent, yes=yes, no=no),
+                   client_authentication={"chain": "silent,yes,no"})
+    outcome = d.client_authentication(CLIENT)
+    assert (outcome.allowed, outcome.plugin, no.calls) == (True, "yes", 0)
+
+
+def test_default_chain_is_every_plugin_in_registration_order() -> None:
+    d = dispatcher(manager(a=Answers(None), b=Answers(Decision.allow())))
+    assert [name for name, _ in d.chain("permission")] == ["a", "b"]
+
+
+def test_deny_stops_the_chain() -> None:
+    no, yes = Answers(Decision.deny("bad key", code=109)), Answers(Decision.allow())
+    outcome = dispatcher(manager(no=no, yes=yes)).client_authentication(CLIENT)
+    assert (outcome.allowed, outcome.code, outcome.message, yes.calls) == (False, 109, "bad key", 0)
+
+
+def test_permission_needs_every_opinion_to_allow() -> None:
+    yes, silent, no = Answers(Decision.allow()), Answers(None), Answers(Decision.deny("x", 108))
+    assert dispatcher(manager(yes=yes, silent=silent)).permission(PERMISSION).allowed
+    outcome = dispatcher(manager(yes=yes, silent=silent, no=no)).permission(PERMISSION)
+    assert (outcome.allowed, outcome.plugin, outcome.code) == (False, "no", 108)
+
+
+def test_no_opinion_gets_the_default_deny_unless_configured() -> None:
+    pm = manager(silent=Answers(None))
+    denied = dispatcher(pm).permission(PERMISSION)
+    assert (denied.allowed, denied.code, denied.plugin) == (False, 108, None)
+    assert "no plugin had an opinion" in denied.message
+    assert dispatcher(pm, permission={"default": "allow"}).permission(PERMISSION).allowed
+
+
+def test_an_empty_chain_denies() -> None:
+    assert not dispatcher(manager()).site_authentication(
+        {"src_party_id": "1", "site_signature": "s", "body": {}}
+    ).allowed
+
+
+def test_error_under_deny_policy_denies_and_says_so() -> None:
+    metrics = HookMetrics()
+    d = Dispatcher(settings=HooksSettings(), plugins=manager(boom=Answers(KeyError("x"))),
+                   metrics=metrics)
+    outcome = d.permission(PERMISSION)
+    assert (outcome.allowed, outcome.failed, outcome.failed_open) == (False, True, False)
+    assert "KeyError" in (outcome.error or "")
+    assert metrics.value("fate_registry_hook_calls_total", capability="permission",
+                         plugin="boom", result="error") == 1
+
+
+def test_error_under_allow_policy_fails_open_and_is_counted() -> None:
+    metrics = HookMetrics()
+    d = Dispatcher(settings=HooksSettings(client_authentication={"failure_policy": "allow"}),
+                   plugins=manager(boom=Answers(RuntimeError("down"))), metrics=metrics)
+    outcome = d.client_authentication(CLIENT)
+    assert (outcome.allowed, outcome.failed, outcome.failed_open) == (True, True, True)
+    assert metrics.value("fate_registry_hook_calls_total", capability="client_authentication",
+                         plugin="boom", result="failed_open") == 1
+    assert metrics.value("fate_registry_decisions_total", capability="client_authentication",
+                         result="failed_open") == 1
+
+
+def test_failing_open_in_permission_still_asks_the_others() -> None:
+    d = dispatcher(manager(boom=Answers(RuntimeError()), no=Answers(Decision.deny("no", 108))),
+                   permission={"failure_policy": "allow"})
+    assert not d.permission(PERMISSION).allowed
+
+
+def test_a_hung_plugin_is_abandoned_at_the_timeout() -> None:
+    hung = Answers(Decision.allow(), delay=10)
+    d = dispatcher(manager(hung=hung), permission={"timeout": 0.5})
+    started = time.monotonic()
+    outcome = d.permission(PERMISSION)
+    elapsed = time.monotonic() - started
+    assert elapsed < 0.6
+    assert (outcome.allowed, outcome.failed) == (False, True)
+    assert "timed out" in (outcome.error or "")
+    d.close()
+
+
+def test_budget_bounds_the_whole_chain() -> None:
+    def slow() -> Answers:
+        return Answers(None, delay=0.3)
+
+    d = dispatcher(manager(a=slow(), b=slow(), c=slow()),
+                   permission={"timeout": 1, "budget": 0.5})
+    started = time.monotonic()
+    outcome = d.permission(PERMISSION)
+    assert time.monotonic() - started < 0.6
+    assert outcome.failed and not outcome.allowed
+    d.close()
+
+
+def test_a_chain_naming_a_missing_plugin_fails_under_the_policy() -> None:
+    d = dispatcher(manager(yes=Answers(Decision.allow())),
+                   client_authentication={"chain": ["ghost", "yes"]})
+    outcome = d.client_authentication(CLIENT)
+    assert not outcome.allowed
+    assert "'ghost' is in the chain but not loaded" in (outcome.error or "")
+
+
+def test_a_wrong_answer_type_is_an_error_not_an_allow() -> None:
+    d = dispatcher(manager(odd=Answers({"code": 0})))
+    outcome = d.permission(PERMISSION)
+    assert not outcome.allowed and "not a Decision" in (outcome.error or "")
+
+
+def test_signature_outcome_carries_the_signature() -> None:
+    d = dispatcher(manager(signer=Answers(Signature.signed("c2ln"))))
+    outcome = d.signature({"party_id": "9999", "body": {"a": 1}})
+    assert (outcome.allowed, outcome.signature) == (True, "c2ln")
+
+
+def test_signature_allowed_without_a_signature_is_an_error() -> None:
+    outcome = dispatcher(manager(liar=Answers(Decision.allow()))).signature(
+        {"party_id": "9999", "body": {}}
+    )
+    assert not outcome.allowed and outcome.signature is None and outcome.failed
+
+
+def test_cache_answers_repeats_until_the_ttl() -> None:
+    yes = Answers(Decision.allow())
+    d = dispatcher(manager(yes=yes), permission={"allow_ttl": 0.2})
+    first, second = d.permission(PERMISSION), d.permission(PERMISSION)
+    assert (first.cached, second.cached, yes.calls) == (False, True, 1)
+    assert first.decision_id != second.decision_id
+    time.sleep(0.25)
+    assert not d.permission(PERMISSION).cached
+
+
+def test_denials_have_their_own_ttl() -> None:
+    no = Answers(Decision.deny("no", 108))
+    d = dispatcher(manager(no=no), permission={"deny_ttl": 0})
+    d.permission(PERMISSION)
+    d.permission(PERMISSION)
+    assert no.calls == 2
+
+
+def test_failures_are_never_cached() -> None:
+    boom = Answers(RuntimeError())
+    d = dispatcher(manager(boom=boom))
+    d.permission(PERMISSION)
+    d.permission(PERMISSION)
+    assert boom.calls == 2
+
+
+def test_client_authentication_is_not_cached_by_default() -> None:
+    yes = Answers(Decision.allow())
+    d = dispatcher(manager(yes=yes))
+    d.client_authentication(CLIENT)
+    assert not d.client_authentication(CLIENT).cached and yes.calls == 2
+
+
+def test_plugins_run_in_worker_threads_unless_inline() -> None:
+    yes = Answers(Decision.allow())
+    dispatcher(manager(yes=yes)).client_authentication(CLIENT)
+    dispatcher(manager(yes=yes), client_authentication={"inline": "yes"}).client_authentication(
+        CLIENT
+    )
+    assert yes.threads[0].startswith("fate-registry-hook")
+    assert yes.threads[1] == threading.current_thread().name
+
+
+def test_invalid_request_names_the_field() -> None:
+    d = dispatcher(manager())
+    with pytest.raises(InvalidRequest, match="src_party_id"):
+        d.permission({"src_role": "guest"})
+    with pytest.raises(InvalidRequest, match="takes a PermissionRequest"):
+        d.decide("permission", Decision.allow())
+    with pytest.raises(InvalidRequest, match="not a decision"):
+        d.decide("upload", {})
+
+
+def test_request_models_are_accepted_as_is() -> None:
+    d = dispatcher(manager(yes=Answers(Decision.allow())))
+    assert d.permission(PermissionRequest.model_validate(PERMISSION)).allowed
+
+
+def test_decisions_are_logged_with_id_and_secrets_masked(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="fate_registry.decisions")
+    d = dispatcher(manager(yes=Answers(Decision.allow())))
+    outcome = d.client_authentication(
+        {"full_path": "/x", "headers": {"SIGNATURE": "s3cret", "APP_KEY": "key1"}}
+    )
+    assert outcome.decision_id in caplog.text
+    assert "s3cret" not in caplog.text and "key1" not in caplog.text
+
+
+def test_mask_hides_secret_looking_keys_at_any_depth() -> None:
+    masked = mask({"body": {"site_signature": "x", "token": "t", "name": "n"}, "list": [{"Key": 1}]})
+    assert masked == {"body": {"site_signature": "***", "token": "***", "name": "n"},
+                      "list": [{"Key": "***"}]}
+
+
+def test_metrics_count_calls_by_result_with_latency() -> None:
+    metrics = HookMetrics()
+    d = Dispatcher(plugins=manager(yes=Answers(Decision.allow()), no=Answers(None)),
+                   settings=HooksSettings(permission={"cache": False}), metrics=metrics)
+    d.permission(PERMISSION)
+    d.permission(PERMISSION)
+    assert metrics.value("fate_registry_hook_calls_total", capability="permission",
+                         plugin="yes", result="allow") == 2
+    assert metrics.value("fate_registry_hook_calls_total", capability="permission",
+                         plugin="no", result="no_opinion") == 2
+    assert metrics.value("fate_registry_hook_call_seconds_count", capability="permission",
+                         plugin="yes") == 2
+    assert b"fate_registry_decisions_total" in metrics.exposition()
