@@ -135,6 +135,8 @@ class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.dialect = engine.dialect.name
+        self._upsert_server = self._upsert(servers_t, ["name"])
+        self._upsert_service = self._upsert(services_t, ["server_name", "name"])
 
     # -- transactions ---------------------------------------------------------------------
 
@@ -155,14 +157,15 @@ class Store:
         with self.engine.connect() as conn, conn.begin():
             yield conn
 
-    def _upsert(self, table: Any, rows: list[dict[str, Any]], keys: list[str]) -> Insert:
-        changing = [c for c in rows[0] if c not in keys and c != "created_at"]
+    def _upsert(self, table: Any, keys: list[str]) -> Insert:
+        """INSERT, or UPDATE every column but the keys and created_at when the keys exist."""
+        changing = [c.name for c in table.columns if c.name not in keys and c.name != "created_at"]
         if self.dialect == "mysql":
-            stmt = mysql.insert(table).values(rows)
+            stmt = mysql.insert(table)
             upsert: Insert = stmt.on_duplicate_key_update({c: stmt.inserted[c] for c in changing})
             return upsert
         dialect = postgresql if self.dialect == "postgresql" else sqlite
-        stmt = dialect.insert(table).values(rows)
+        stmt = dialect.insert(table)
         upsert = stmt.on_conflict_do_update(
             index_elements=keys, set_={c: stmt.excluded[c] for c in changing}
         )
@@ -183,15 +186,13 @@ class Store:
             "updated_at": now,
         }
         with self._write() as conn:
-            conn.execute(self._upsert(servers_t, [row], ["name"]))
+            conn.execute(self._upsert_server, row)
             return self._server(conn, reg.name)
 
     def upsert_service(self, reg: ServiceRegistration) -> Service:
         with self._write() as conn:
             self._server(conn, reg.server_name)
-            conn.execute(
-                self._upsert(services_t, [_service_row(reg, _now())], ["server_name", "name"])
-            )
+            conn.execute(self._upsert_service, _service_row(reg, _now()))
             return self._service(conn, reg.server_name, reg.service_name)
 
     def upsert_many(
@@ -209,12 +210,12 @@ class Store:
             for row in service_rows:
                 if row["server_name"] not in known:
                     raise ServerNotFound(row["server_name"])
-            for table, rows, keys in (
-                (servers_t, server_rows, ["name"]),
-                (services_t, service_rows, ["server_name", "name"]),
+            for stmt, rows in (
+                (self._upsert_server, server_rows),
+                (self._upsert_service, service_rows),
             ):
                 for start in range(0, len(rows), 1000):
-                    conn.execute(self._upsert(table, rows[start : start + 1000], keys))
+                    conn.execute(stmt, rows[start : start + 1000])
         return len(server_rows), len(service_rows)
 
     def delete_service(self, server_name: str, service_name: str) -> None:
