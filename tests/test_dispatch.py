@@ -260,7 +260,9 @@ def test_decisions_are_logged_with_id_and_secrets_masked(
 
 
 def test_mask_hides_secret_looking_keys_at_any_depth() -> None:
-    masked = mask({"body": {"site_signature": "x", "token": "t", "name": "n"}, "list": [{"Key": 1}]})
+    masked = mask(
+        {"body": {"site_signature": "x", "token": "t", "name": "n"}, "list": [{"Key": 1}]}
+    )
     assert masked == {"body": {"site_signature": "***", "token": "***", "name": "n"},
                       "list": [{"Key": "***"}]}
 

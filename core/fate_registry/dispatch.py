@@ -228,6 +228,7 @@ class Dispatcher:
         failed_open: list[str] = []
         errors: list[str] = []
         last_signature: str | None = None
+        allow_message = "success"
 
         def outcome(allowed: bool, code: int, message: str, plugin: str | None) -> Outcome:
             return Outcome(
@@ -266,8 +267,10 @@ class Dispatcher:
             if not every_must_allow:
                 return outcome(True, answer.code, answer.message, name)
             allowed_by.append(name)
+            allow_message = answer.message
         if allowed_by or failed_open:
-            return outcome(True, SUCCESS, "success", ",".join(allowed_by + failed_open))
+            message = allow_message if len(allowed_by) == 1 and not failed_open else "success"
+            return outcome(True, SUCCESS, message, ",".join(allowed_by + failed_open))
         if cfg.default == "allow":
             return outcome(True, SUCCESS, f"no plugin had an opinion on {capability}; "
                            "default allows", None)

@@ -1,0 +1,177 @@
+"""A real callback service for the plugin tests, served by uvicorn on loopback in a thread."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
+
+
+def callback_app() -> FastAPI:
+    app = FastAPI()
+    app.state.calls = Counter()
+    app.state.seen = []
+
+    async def record(request: Request) -> dict[str, Any]:
+        body = await request.body()
+        seen = {
+            "path": request.url.path,
+            "headers": dict(request.headers),
+            "params": dict(request.query_params),
+            "body": body,
+        }
+        app.state.seen.append(seen)
+        app.state.calls[request.url.path] += 1
+        return seen
+
+    @app.post("/allow")
+    async def allow(request: Request) -> dict[str, Any]:
+        await record(request)
+        return {"code": 0, "msg": "welcome"}
+
+    @app.post("/allow-message")
+    async def allow_message(request: Request) -> dict[str, Any]:
+        await record(request)
+        return {"code": 0, "message": "welcome"}
+
+    @app.post("/deny")
+    async def deny(request: Request) -> dict[str, Any]:
+        await record(request)
+        return {"code": 109, "msg": "who are you"}
+
+    @app.post("/deny-message")
+    async def deny_message(request: Request) -> dict[str, Any]:
+        await record(request)
+        return {"code": 108, "message": "not this component"}
+
+    @app.post("/forbidden")
+    async def forbidden(request: Request) -> JSONResponse:
+        await record(request)
+        return JSONResponse({"code": 109, "msg": "forbidden"}, status_code=403)
+
+    @app.post("/sign")
+    async def sign(request: Request) -> dict[str, Any]:
+        body = (await request.json())
+        await record(request)
+        return {"code": 0, "site_signature": f"sig-{body['party_id']}"}
+
+    @app.post("/sign-data")
+    async def sign_data(request: Request) -> dict[str, Any]:
+        body = (await request.json())
+        await record(request)
+        return {"code": 0, "data": f"sig-{body['party_id']}"}
+
+    @app.post("/sleep")
+    async def sleep(request: Request) -> dict[str, Any]:
+        await record(request)
+        await asyncio.sleep(10)
+        return {"code": 0, "msg": "late"}
+
+    @app.post("/flaky/{key}")
+    async def flaky(key: str, request: Request) -> JSONResponse:
+        await record(request)
+        if app.state.calls[request.url.path] == 1:
+            return JSONResponse({"code": 503, "msg": "busy"}, status_code=503)
+        return JSONResponse({"code": 0, "msg": "second time lucky"})
+
+    @app.post("/always-503")
+    async def always_503(request: Request) -> JSONResponse:
+        await record(request)
+        return JSONResponse({"error": "busy"}, status_code=503)
+
+    @app.post("/garbage")
+    async def garbage(request: Request) -> PlainTextResponse:
+        await record(request)
+        return PlainTextResponse("<html>oops</html>")
+
+    @app.post("/wrong-types")
+    async def wrong_types(request: Request) -> dict[str, Any]:
+        await record(request)
+        return {"code": "zero", "msg": "fine"}
+
+    @app.post("/not-an-object")
+    async def not_an_object(request: Request) -> list[int]:
+        await record(request)
+        return [0]
+
+    @app.post("/sign-missing")
+    async def sign_missing(request: Request) -> dict[str, Any]:
+        await record(request)
+        return {"code": 0, "msg": "signed, honest"}
+
+    @app.post("/echo")
+    async def echo(request: Request) -> dict[str, Any]:
+        await record(request)
+        return {"code": 0, "msg": "echo"}
+
+    @app.post("/upload")
+    async def upload(request: Request) -> dict[str, Any]:
+        await record(request)
+        return {"code": 0, "message": "ok", "data": {"jobId": "job-42"}}
+
+    @app.post("/upload-refused")
+    async def upload_refused(request: Request) -> dict[str, Any]:
+        await record(request)
+        return {"code": 102, "message": "bad ids"}
+
+    @app.post("/query-data")
+    async def query_data(request: Request) -> dict[str, Any]:
+        await record(request)
+        return {"code": 0, "message": "ok", "data": {"status": "success"}}
+
+    @app.post("/query-top")
+    async def query_top(request: Request) -> dict[str, Any]:
+        await record(request)
+        return {"code": 0, "message": "ok", "status": "running"}
+
+    @app.post("/download")
+    async def download(request: Request) -> Response:
+        await record(request)
+
+        async def rows() -> Any:
+            yield b"id,x0,x1\n"
+            for i in range(1000):
+                yield f"{i},{i * 0.5},{i % 7}\n".encode()
+
+        return StreamingResponse(rows(), media_type="text/csv")
+
+    return app
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def serve(app: Any) -> Iterator[tuple[str, int]]:
+    """Serve ``app`` on a free loopback port until the block ends; never waits for slow calls."""
+    port = free_port()
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", lifespan="off",
+        timeout_graceful_shutdown=0,
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("callback service did not start")
+        time.sleep(0.01)
+    try:
+        yield "127.0.0.1", port
+    finally:
+        server.should_exit = True
+        server.force_exit = True
+        thread.join(timeout=5)

@@ -1,0 +1,314 @@
+"""The http plugin against a real callback service on loopback: shapes, timeouts, retries."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from callback_service import callback_app, serve
+from fastapi import FastAPI
+
+import fate_registry_http
+from fate_registry import Registry
+from fate_registry.dispatch import Dispatcher, HookFailed
+from fate_registry.metrics import HookMetrics
+from fate_registry.plugins import build_plugin_manager
+from fate_registry.settings import HooksSettings
+
+CLIENT = {
+    "full_path": "/v1/job/submit?x=1",
+    "headers": {"TIMESTAMP": "1", "NONCE": "n", "APP_KEY": "k", "SIGNATURE": "s"},
+    "form": {},
+    "data": "",
+    "json": {"job": 1},
+}
+SIGN = {"party_id": "9999", "body": {"job_id": "j1"}}
+SITE = {"src_party_id": "10000", "site_signature": "sig-10000", "body": {"job_id": "j1"}}
+PERMISSION = {
+    "src_role": "guest",
+    "src_party_id": "9999",
+    "role": "host",
+    "party_id": "10000",
+    "initiator": {"role": "guest", "party_id": 9999},
+    "roles": {"guest": [9999], "host": [10000]},
+    "component_list": ["reader_0", "hetero_lr_0"],
+    "dataset_list": [{"namespace": "experiment", "name": "breast_hetero_host"}],
+    "run_time_conf": {},
+    "dsl": {},
+    "component_parameters": {},
+}
+REQUESTS = {
+    "client_authentication": CLIENT,
+    "signature": SIGN,
+    "site_authentication": SITE,
+    "permission": PERMISSION,
+}
+
+
+@pytest.fixture(scope="module")
+def callback() -> Iterator[tuple[FastAPI, str, int]]:
+    app = callback_app()
+    with serve(app) as (host, port):
+        yield app, host, port
+
+
+@pytest.fixture
+def registry(sqlite_url: str, callback: tuple[FastAPI, str, int]) -> Iterator[Registry]:
+    _, host, port = callback
+    with Registry(sqlite_url, cache_ttl=0) as reg:
+        reg.register_server("HOOK", host, port)
+        yield reg
+
+
+def dispatcher(registry: Registry, **capabilities: Any) -> Dispatcher:
+    pm = build_plugin_manager(load=set(), entry_points=[])
+    pm.register(fate_registry_http, "http")
+    settings = HooksSettings(**capabilities)
+    return Dispatcher(registry, settings=settings, plugins=pm, metrics=HookMetrics())
+
+
+def no_cache(**extra: Any) -> dict[str, Any]:
+    return {cap: {"cache": False, **extra} for cap in REQUESTS}
+
+
+# -- both reply shapes of every decision ----------------------------------------------------
+
+
+@pytest.mark.parametrize("capability", ["client_authentication", "site_authentication",
+                                        "permission"])
+@pytest.mark.parametrize("uri", ["/allow", "/allow-message"])
+def test_allow_in_either_reply_shape(registry: Registry, capability: str, uri: str) -> None:
+    registry.register_service("HOOK", capability, uri)
+    outcome = dispatcher(registry).decide(capability, REQUESTS[capability])
+    assert (outcome.allowed, outcome.code, outcome.message, outcome.plugin) == (
+        True, 0, "welcome", "http")
+
+
+@pytest.mark.parametrize("capability", ["client_authentication", "site_authentication",
+                                        "permission"])
+@pytest.mark.parametrize(("uri", "code", "message"), [
+    ("/deny", 109, "who are you"), ("/deny-message", 108, "not this component")])
+def test_deny_in_either_reply_shape(
+    registry: Registry, capability: str, uri: str, code: int, message: str
+) -> None:
+    registry.register_service("HOOK", capability, uri)
+    outcome = dispatcher(registry).decide(capability, REQUESTS[capability])
+    assert (outcome.allowed, outcome.code, outcome.message, outcome.failed) == (
+        False, code, message, False)
+
+
+@pytest.mark.parametrize("uri", ["/sign", "/sign-data"])
+def test_signature_in_either_reply_shape(registry: Registry, uri: str) -> None:
+    registry.register_service("HOOK", "signature", uri)
+    outcome = dispatcher(registry).signature(SIGN)
+    assert (outcome.allowed, outcome.signature) == (True, "sig-9999")
+
+
+def test_signature_reply_without_a_signature_is_an_error(registry: Registry) -> None:
+    registry.register_service("HOOK", "signature", "/sign-missing")
+    outcome = dispatcher(registry).signature(SIGN)
+    assert not outcome.allowed and outcome.failed
+    assert "no signature" in (outcome.error or "")
+
+
+def test_http_403_with_a_code_is_a_deny_not_a_failure(registry: Registry) -> None:
+    registry.register_service("HOOK", "permission", "/forbidden")
+    outcome = dispatcher(registry, permission={"failure_policy": "allow"}).permission(PERMISSION)
+    assert (outcome.allowed, outcome.failed, outcome.code) == (False, False, 109)
+
+
+# -- what is sent ---------------------------------------------------------------------------
+
+
+def test_request_is_sent_as_fate_flow_sends_it_with_stored_extras(
+    registry: Registry, callback: tuple[FastAPI, str, int]
+) -> None:
+    app = callback[0]
+    registry.register_service(
+        "HOOK", "signature", "/sign", params={"tenant": "a"}, data={"key_id": "k1"},
+        headers={"X-Api-Key": "abc"},
+    )
+    dispatcher(registry).signature(SIGN)
+    seen = app.state.seen[-1]
+    assert json.loads(seen["body"]) == {"key_id": "k1", **SIGN}
+    assert seen["params"] == {"tenant": "a"}
+    assert seen["headers"]["x-api-key"] == "abc"
+    assert "webhook-signature" not in seen["headers"]
+
+
+def test_client_authentication_sends_the_json_key(
+    registry: Registry, callback: tuple[FastAPI, str, int]
+) -> None:
+    registry.register_service("HOOK", "client_authentication", "/allow")
+    dispatcher(registry).client_authentication(CLIENT)
+    assert json.loads(callback[0].state.seen[-1]["body"]) == CLIENT
+
+
+def test_outbound_calls_are_signed_when_a_secret_is_set(
+    registry: Registry, callback: tuple[FastAPI, str, int]
+) -> None:
+    registry.register_service("HOOK", "permission", "/echo")
+    secret = base64.b64encode(b"0123456789abcdef").decode()
+    d = dispatcher(registry, signing_secrets={"HOOK": f"whsec_{secret}"})
+    d.permission(PERMISSION)
+    seen = callback[0].state.seen[-1]
+    headers = seen["headers"]
+    signed = f"{headers['webhook-id']}.{headers['webhook-timestamp']}.".encode() + seen["body"]
+    expected = base64.b64encode(hmac.new(b"0123456789abcdef", signed, hashlib.sha256).digest())
+    assert headers["webhook-signature"] == "v1," + expected.decode()
+    assert abs(int(headers["webhook-timestamp"]) - time.time()) < 5
+
+
+def test_service_follows_its_server_when_it_moves(sqlite_url: str) -> None:
+    with Registry(sqlite_url, cache_ttl=0) as reg:
+        reg.register_server("HOOK", "127.0.0.1", 9)  # discard port: nothing listens
+        reg.register_service("HOOK", "permission", "/allow")
+        d = dispatcher(reg, permission={"cache": False, "timeout": 0.5, "retries": 0})
+        assert d.permission(PERMISSION).failed
+        app = callback_app()
+        with serve(app) as (host, port):
+            reg.register_server("HOOK", host, port)
+            assert d.permission(PERMISSION).allowed
+
+
+def test_per_capability_server_name(registry: Registry, callback: tuple[FastAPI, str, int]) -> None:
+    _, host, port = callback
+    registry.register_server("AUTH", host, port)
+    registry.register_service("AUTH", "client_authentication", "/allow")
+    d = dispatcher(registry, client_authentication={"server_name": "AUTH"})
+    assert d.client_authentication(CLIENT).allowed
+
+
+def test_no_registered_service_is_no_opinion(registry: Registry) -> None:
+    outcome = dispatcher(registry).permission(PERMISSION)
+    assert (outcome.allowed, outcome.failed) == (False, False)
+    assert "no plugin had an opinion" in outcome.message
+
+
+# -- timeouts, retries, garbage -------------------------------------------------------------
+
+
+def test_a_sleeping_service_is_cut_at_the_timeout_with_the_policy_applied(
+    registry: Registry,
+) -> None:
+    registry.register_service("HOOK", "client_authentication", "/sleep")
+    d = dispatcher(registry, client_authentication={"timeout": 0.5})
+    started = time.monotonic()
+    outcome = d.client_authentication(CLIENT)
+    elapsed = time.monotonic() - started
+    assert elapsed < 0.6, f"took {elapsed:.3f} s"
+    assert (outcome.allowed, outcome.failed, outcome.code) == (False, True, 109)
+    assert "timed out" in (outcome.error or "")
+
+
+def test_a_sleeping_service_fails_open_under_the_allow_policy(registry: Registry) -> None:
+    registry.register_service("HOOK", "permission", "/sleep")
+    d = dispatcher(registry, permission={"timeout": 0.5, "failure_policy": "allow"})
+    started = time.monotonic()
+    outcome = d.permission(PERMISSION)
+    assert time.monotonic() - started < 0.6
+    assert (outcome.allowed, outcome.failed_open) == (True, True)
+
+
+def test_503_then_200_is_retried_and_succeeds(
+    registry: Registry, callback: tuple[FastAPI, str, int]
+) -> None:
+    registry.register_service("HOOK", "permission", "/flaky/permission")
+    outcome = dispatcher(registry).permission(PERMISSION)
+    assert (outcome.allowed, outcome.failed, outcome.message) == (True, False, "second time lucky")
+    assert callback[0].state.calls["/flaky/permission"] == 2
+
+
+def test_503_every_time_is_an_error_after_the_retries(
+    registry: Registry, callback: tuple[FastAPI, str, int]
+) -> None:
+    registry.register_service("HOOK", "permission", "/always-503")
+    before = callback[0].state.calls["/always-503"]
+    outcome = dispatcher(registry, permission={"retries": 2}).permission(PERMISSION)
+    assert (outcome.allowed, outcome.failed) == (False, True)
+    assert callback[0].state.calls["/always-503"] - before == 3
+
+
+def test_connection_refused_is_retried_then_an_error(sqlite_url: str) -> None:
+    with Registry(sqlite_url, cache_ttl=0) as reg:
+        reg.register_server("HOOK", "127.0.0.1", 9)
+        reg.register_service("HOOK", "site_authentication", "/allow")
+        outcome = dispatcher(reg).site_authentication(SITE)
+        assert (outcome.allowed, outcome.failed) == (False, True)
+        assert "connection failed" in (outcome.error or "")
+
+
+@pytest.mark.parametrize(("uri", "problem"), [
+    ("/garbage", "reply is not JSON"),
+    ("/wrong-types", "no integer 'code'"),
+    ("/not-an-object", "not an object"),
+])
+@pytest.mark.parametrize("capability", list(REQUESTS))
+def test_garbage_is_an_error_naming_the_service_never_an_allow(
+    registry: Registry, capability: str, uri: str, problem: str
+) -> None:
+    registry.register_service("HOOK", capability, uri)
+    outcome = dispatcher(registry).decide(capability, REQUESTS[capability])
+    assert (outcome.allowed, outcome.failed) == (False, True)
+    assert f"service '{capability}' of server 'HOOK'" in (outcome.error or "")
+    assert problem in (outcome.error or "")
+
+
+# -- ApiReader ------------------------------------------------------------------------------
+
+
+def test_upload_streams_ids_as_multipart_and_answers_the_job_id(
+    registry: Registry, callback: tuple[FastAPI, str, int], tmp_path: Path
+) -> None:
+    registry.register_service("HOOK", "upload", "/upload")
+    ids = tmp_path / "ids"
+    ids.write_text("id\n1\n2\n3\n")
+    answer = dispatcher(registry).upload(
+        {"ids_path": ids, "parameters": {"stat_month": "202201"}, "job_id": "j1"}
+    )
+    assert answer.job_id == "job-42"
+    seen = callback[0].state.seen[-1]
+    assert seen["headers"]["content-type"].startswith("multipart/form-data")
+    assert b'filename="id"' in seen["body"] and b"id\n1\n2\n3\n" in seen["body"]
+    body = json.loads(seen["params"]["requestBody"])
+    assert body == {"stat_month": "202201", "job_id": "j1",
+                    "sign": hashlib.md5(b"j1").hexdigest()}
+
+
+def test_upload_refused_is_an_error_not_ignored(registry: Registry, tmp_path: Path) -> None:
+    registry.register_service("HOOK", "upload", "/upload-refused")
+    ids = tmp_path / "ids"
+    ids.write_text("id\n1\n")
+    with pytest.raises(HookFailed, match="code 102: bad ids"):
+        dispatcher(registry).upload({"ids_path": ids, "job_id": "j1"})
+
+
+@pytest.mark.parametrize(("uri", "status"), [("/query-data", "success"),
+                                             ("/query-top", "running")])
+def test_query_reads_the_status_in_either_place(registry: Registry, uri: str, status: str) -> None:
+    registry.register_service("HOOK", "query", uri)
+    assert dispatcher(registry).query({"job_id": "job-42"}).status == status
+
+
+def test_download_streams_to_the_destination_atomically(
+    registry: Registry, tmp_path: Path
+) -> None:
+    registry.register_service("HOOK", "download", "/download")
+    (tmp_path / "out").mkdir()
+    destination = tmp_path / "out" / "features.csv"
+    answer = dispatcher(registry).download({"job_id": "job-42", "destination": destination})
+    assert (answer.rows, answer.bytes) == (1000, destination.stat().st_size)
+    assert destination.read_text().startswith("id,x0,x1\n")
+    assert [p.name for p in destination.parent.iterdir()] == ["features.csv"]
+
+
+def test_no_apireader_service_is_an_error_saying_so(registry: Registry) -> None:
+    with pytest.raises(HookFailed, match="no plugin answered query"):
+        dispatcher(registry).query({"job_id": "x"})
