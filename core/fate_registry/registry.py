@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import URL
 
@@ -22,6 +23,9 @@ from .models import (
 )
 from .settings import Settings, load_settings
 from .store import Store, create_engine
+
+if TYPE_CHECKING:
+    from .dispatch import Dispatcher
 
 
 class Registry:
@@ -56,7 +60,16 @@ class Registry:
         return cls(settings=settings or load_settings(), **kwargs)
 
     def close(self) -> None:
+        if "hooks" in self.__dict__:
+            self.hooks.close()
         self.engine.dispose()
+
+    @cached_property
+    def hooks(self) -> Dispatcher:
+        """The capabilities through the plugin chains: ``reg.hooks.permission(request)``."""
+        from .dispatch import Dispatcher  # the plugin framework loads on first use
+
+        return Dispatcher(self)
 
     def __enter__(self) -> Registry:
         return self
