@@ -98,6 +98,16 @@ class HooksSettings(BaseModel):
     )
     max_workers: int = Field(default=32, ge=1, le=1024, description="threads running plugins")
     cache_size: int = Field(default=10000, ge=1, description="decisions kept per capability")
+    api_authentication: bool = Field(
+        default=False,
+        description="the registration API's writes accept the client_authentication chain even "
+        "with no admin token set (with tokens set, the chain is always accepted as well)",
+    )
+    gateway_protection: Literal["write", "read"] = Field(
+        default="write",
+        description="the hook gateway is protected like writes, or like reads (FATE Flow 1.11 "
+        "sends no token to its hook server)",
+    )
     client_authentication: CapabilitySettings = CapabilitySettings(cache=False)
     signature: CapabilitySettings = CapabilitySettings()
     site_authentication: CapabilitySettings = CapabilitySettings()
