@@ -1,0 +1,483 @@
+"""The `fate-registry` command: each command's output, JSON for scripts, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from fate_registry.cli import EXIT_FAILED, EXIT_INVALID, EXIT_NOT_FOUND, app
+
+LEGACY_YAML = """\
+third:
+  host: 10.0.0.5
+  port: 8080
+  api:
+    upload: {uri: /v1/upload, method: POST, params: {}, data: {app: fate}, headers: {}}
+    query: {uri: /v1/query}
+"""
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Settings come from each test alone, not from the developer's shell."""
+    for name in list(os.environ):
+        if name.startswith("FATE_REGISTRY_"):
+            monkeypatch.delenv(name)
+
+
+@pytest.fixture
+def run(sqlite_url: str) -> Any:
+    """Run the CLI against a fresh SQLite file; returns the result."""
+    runner = CliRunner()
+
+    def invoke(*args: str, input: str | None = None, env: dict[str, str] | None = None) -> Result:
+        return runner.invoke(app, ["--db", sqlite_url, *args], input=input, env=env)
+
+    return invoke
+
+
+def ok(result: Result) -> Result:
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def error_line(result: Result, exit_code: int) -> str:
+    """The one stderr line of a failed command (no traceback)."""
+    assert result.exit_code == exit_code, result.output
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ")
+    return lines[0]
+
+
+@pytest.fixture
+def third(run: Any) -> None:
+    ok(run("server", "register", "third", "--host", "10.0.0.5", "--port", "8080"))
+    ok(run("service", "register", "third", "upload", "--uri", "/v1/upload"))
+
+
+# -- servers -------------------------------------------------------------------------------------
+
+
+def test_server_register_prints_the_address(run: Any) -> None:
+    result = ok(run("server", "register", "third", "--host", "10.0.0.5", "--port", "8080"))
+
+    assert result.stdout == "registered server THIRD at http://10.0.0.5:8080\n"
+
+
+def test_server_register_json(run: Any) -> None:
+    result = ok(
+        run(
+            "server", "register", "s", "--host", "h.example", "--port", "443",
+            "--protocol", "https", "--ca-bundle", "/etc/ca.pem", "--json",
+        )
+    )  # fmt: skip
+
+    server = json.loads(result.stdout)
+    assert (server["name"], server["host"], server["port"], server["protocol"]) == (
+        "S",
+        "h.example",
+        443,
+        "https",
+    )
+    assert (server["tls_ca_bundle_set"], server["tls_client_cert_set"]) == (True, False)
+
+
+def test_server_list_table_and_json(run: Any, third: None) -> None:
+    assert "http://10.0.0.5:8080" in ok(run("server", "list")).stdout
+
+    servers = json.loads(ok(run("server", "list", "--json")).stdout)
+    assert [server["name"] for server in servers] == ["THIRD"]
+
+
+def test_server_show_includes_its_services(run: Any, third: None) -> None:
+    assert "upload" in ok(run("server", "show", "third")).stdout
+
+    shown = json.loads(ok(run("server", "show", "THIRD", "--json")).stdout)
+    assert shown["name"] == "THIRD"
+    assert [service["service_name"] for service in shown["services"]] == ["upload"]
+
+
+def test_server_delete_is_refused_while_it_has_services(run: Any, third: None) -> None:
+    line = error_line(run("server", "delete", "third"), EXIT_FAILED)
+
+    assert "still has 1 service(s)" in line
+    assert "--cascade" in line
+
+
+def test_server_delete_cascade(run: Any, third: None) -> None:
+    result = ok(run("server", "delete", "third", "--cascade"))
+
+    assert result.stdout == "deleted server THIRD and its 1 service(s)\n"
+    assert json.loads(ok(run("service", "list", "--json")).stdout) == []
+
+
+def test_server_delete_json(run: Any) -> None:
+    ok(run("server", "register", "lone", "--host", "h", "--port", "1"))
+
+    result = ok(run("server", "delete", "lone", "--json"))
+
+    assert json.loads(result.stdout) == {"server_name": "LONE", "services_deleted": 0}
+
+
+# -- services ------------------------------------------------------------------------------------
+
+
+def test_service_register_with_json_options(run: Any, third: None) -> None:
+    result = ok(
+        run(
+            "service", "register", "third", "query", "--uri", "/v1/query", "--method", "get",
+            "--params", '{"v": "1"}', "--data", '{"app": "fate"}', "--headers", '{"X-Key": "k"}',
+            "--json",
+        )
+    )  # fmt: skip
+
+    service = json.loads(result.stdout)
+    assert service["url"] == "http://10.0.0.5:8080/v1/query"
+    assert (service["method"], service["params"], service["data"], service["headers"]) == (
+        "GET",
+        {"v": "1"},
+        {"app": "fate"},
+        {"X-Key": "k"},
+    )
+
+
+def test_service_register_prints_method_and_url(run: Any) -> None:
+    ok(run("server", "register", "third", "--host", "10.0.0.5", "--port", "8080"))
+
+    result = ok(run("service", "register", "third", "upload", "--uri", "/v1/upload"))
+
+    assert (
+        result.stdout == "registered service upload on THIRD: POST http://10.0.0.5:8080/v1/upload\n"
+    )
+
+
+def test_service_list_and_filter(run: Any, third: None) -> None:
+    ok(run("server", "register", "other", "--host", "o.example", "--port", "80"))
+    ok(run("service", "register", "other", "permission", "--uri", "/perm"))
+
+    everything = json.loads(ok(run("service", "list", "--json")).stdout)
+    only_third = json.loads(ok(run("service", "list", "--server", "third", "--json")).stdout)
+
+    assert [s["service_name"] for s in everything] == ["permission", "upload"]
+    assert [s["service_name"] for s in only_third] == ["upload"]
+    assert "permission" in ok(run("service", "list")).stdout
+
+
+def test_service_show(run: Any, third: None) -> None:
+    assert "/v1/upload" in ok(run("service", "show", "third", "upload")).stdout
+
+    shown = json.loads(ok(run("service", "show", "third", "UPLOAD", "--json")).stdout)
+    assert shown["url"] == "http://10.0.0.5:8080/v1/upload"
+
+
+def test_service_delete(run: Any, third: None) -> None:
+    assert ok(run("service", "delete", "third", "upload")).stdout == (
+        "deleted service upload on THIRD\n"
+    )
+
+    error_line(run("service", "show", "third", "upload"), EXIT_NOT_FOUND)
+
+
+# -- errors: one line, an exit code, no traceback -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "exit_code", "line"),
+    [
+        (
+            ["server", "register", "third", "--host", "h", "--port", "0"],
+            EXIT_INVALID,
+            "error: port: must be from 1 to 65535, got 0",
+        ),
+        (
+            ["server", "register", "third", "--host", "http://h/x", "--port", "80"],
+            EXIT_INVALID,
+            "error: host: must be a hostname, IPv4 or IPv6 address, without scheme, path or port",
+        ),
+        (
+            ["server", "register", "third", "--host", "h", "--port", "80", "--protocol", "ftp"],
+            EXIT_INVALID,
+            "error: protocol: must be 'http' or 'https'",
+        ),
+        (
+            ["server", "register", "bad name", "--host", "h", "--port", "80"],
+            EXIT_INVALID,
+            "error: name: must be 1 to 64 characters of letters, digits, '_', '.' or '-'",
+        ),
+        (
+            ["server", "register", "third", "--port", "80"],
+            EXIT_INVALID,
+            "error: missing option '--host' (see 'fate-registry server register --help')",
+        ),
+        (["server", "show", "nope"], EXIT_NOT_FOUND, "error: server 'NOPE' is not registered"),
+        (["server", "delete", "nope"], EXIT_NOT_FOUND, "error: server 'NOPE' is not registered"),
+        (
+            ["service", "register", "nope", "upload", "--uri", "/u"],
+            EXIT_NOT_FOUND,
+            "error: server 'NOPE' is not registered",
+        ),
+        (
+            ["service", "register", "third", "upload", "--uri", "/u", "--params", "{x"],
+            EXIT_INVALID,
+            "error: --params: not valid JSON: Expecting property name enclosed in double quotes"
+            " at column 2",
+        ),
+        (
+            ["service", "register", "third", "upload", "--uri", "/u", "--data", "[1]"],
+            EXIT_INVALID,
+            'error: --data: must be a JSON object, e.g. {"key": "value"}',
+        ),
+        (
+            ["service", "register", "third", "upload", "--uri", "/u", "--headers", '{"a": 1}'],
+            EXIT_INVALID,
+            "error: headers: header 'a' must have a string value",
+        ),
+        (
+            ["service", "register", "third", "upload", "--uri", "u"],
+            EXIT_INVALID,
+            "error: uri: must be a path starting with '/', without scheme or host",
+        ),
+        (
+            ["service", "show", "third", "nope"],
+            EXIT_NOT_FOUND,
+            "error: service 'nope' is not registered on server 'THIRD'",
+        ),
+        (["service", "delete", "third", "nope"], EXIT_NOT_FOUND, "error: service 'nope'"),
+        (["service", "list", "--server", "nope"], EXIT_NOT_FOUND, "error: server 'NOPE'"),
+        (["import", "missing.yaml"], EXIT_INVALID, "error: cannot read missing.yaml: No such file"),
+        (["export", "--format", "xml"], EXIT_INVALID, "error: invalid value for '--format'"),
+        (["no-such-command"], EXIT_INVALID, "error: no such command 'no-such-command'"),
+    ],
+)
+def test_errors_are_one_line_with_an_exit_code(
+    run: Any, third: None, args: list[str], exit_code: int, line: str
+) -> None:
+    assert error_line(run(*args), exit_code).startswith(line)
+
+
+def test_an_unreachable_database_is_one_line(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/no/such/dir/registry.db"
+
+    line = error_line(CliRunner().invoke(app, ["--db", url, "server", "list"]), EXIT_FAILED)
+
+    assert line == f"error: database {url}: unable to open database file"
+
+
+def test_an_unreachable_server_database_hides_its_password() -> None:
+    url = "postgresql://fate:s3cret@127.0.0.1:1/registry"
+
+    line = error_line(CliRunner().invoke(app, ["--db", url, "server", "list"]), EXIT_FAILED)
+
+    assert "s3cret" not in line
+    assert line.startswith("error: database postgresql://fate:***@127.0.0.1:1/registry: ")
+
+
+@pytest.mark.parametrize(
+    ("url", "line"),
+    [
+        ("not a url", "error: invalid database URL not a url: Could not parse"),
+        ("nosuchdb://h/x", "error: invalid database URL nosuchdb://h/x: unknown database kind"),
+    ],
+)
+def test_a_bad_database_url_is_one_line(url: str, line: str) -> None:
+    result = CliRunner().invoke(app, ["--db", url, "server", "list"])
+
+    assert error_line(result, EXIT_INVALID).startswith(line)
+
+
+def test_a_missing_config_file_is_one_line(run: Any) -> None:
+    line = error_line(run("--config", "nope.toml", "config", "show"), EXIT_INVALID)
+
+    assert line == "error: config file 'nope.toml' does not exist"
+
+
+def test_a_config_file_that_is_not_toml_is_one_line(tmp_path: Path) -> None:
+    config = tmp_path / "registry.toml"
+    config.write_text("port = [\n")
+
+    result = CliRunner().invoke(app, ["--config", str(config), "config", "show"])
+
+    assert error_line(result, EXIT_INVALID).startswith(
+        f"error: config file {config}: not valid TOML"
+    )
+
+
+def test_invalid_settings_name_the_setting(tmp_path: Path) -> None:
+    config = tmp_path / "registry.toml"
+    config.write_text("colour = 'red'\n")
+
+    result = CliRunner().invoke(
+        app, ["--config", str(config), "config", "show"], env={"FATE_REGISTRY_PORT": "abc"}
+    )
+
+    line = error_line(result, EXIT_INVALID)
+    assert "port: Input should be a valid integer" in line
+    assert "colour: is not a known setting" in line
+
+
+# -- import and export ---------------------------------------------------------------------------
+
+
+def test_import_legacy_file(run: Any, tmp_path: Path) -> None:
+    legacy = tmp_path / "legacy.yaml"
+    legacy.write_text(LEGACY_YAML)
+
+    result = ok(run("import", str(legacy)))
+
+    assert result.stdout == f"imported 1 server(s) and 2 service(s) from {legacy}\n"
+    shown = json.loads(ok(run("service", "show", "THIRD", "upload", "--json")).stdout)
+    assert (shown["url"], shown["data"]) == ("http://10.0.0.5:8080/v1/upload", {"app": "fate"})
+
+
+def test_import_from_stdin_json(run: Any) -> None:
+    document = {"version": 1, "servers": [{"name": "s", "host": "h", "port": 1}]}
+
+    result = ok(run("import", "-", "--json", input=json.dumps(document)))
+
+    assert json.loads(result.stdout) == {"servers": 1, "services": 0}
+
+
+def test_export_import_export_is_identical(run: Any, third: None, tmp_path: Path) -> None:
+    for fmt in ("yaml", "json"):
+        exported = tmp_path / f"registry.{fmt}"
+        ok(run("export", "--format", fmt, "--output", str(exported)))
+
+        ok(run("import", str(exported)))
+
+        assert ok(run("export", "--format", fmt)).stdout == exported.read_text()
+
+
+def test_export_to_stdout_is_the_native_document(run: Any, third: None) -> None:
+    assert ok(run("export")).stdout.startswith("version: 1\nservers:\n- name: THIRD\n")
+    assert json.loads(ok(run("export", "--format", "json")).stdout)["version"] == 1
+
+
+def test_a_bad_import_writes_nothing_and_names_the_entry(
+    run: Any, third: None, tmp_path: Path
+) -> None:
+    before = ok(run("export")).stdout
+    document = tmp_path / "bad.yaml"
+    document.write_text(
+        "version: 1\nservers:\n"
+        "  - {name: new, host: n.example, port: 80}\n"
+        "  - {name: third, host: moved.example, port: 80, services: [{name: q, uri: q}]}\n"
+    )
+
+    line = error_line(run("import", str(document)), EXIT_INVALID)
+
+    assert line == (
+        "error: servers[1] (third).services[0] (q): uri: must be a path starting with '/',"
+        " without scheme or host"
+    )
+    assert ok(run("export")).stdout == before
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        ("THIRD: {host: a, port: 1}\nTHIRD: {host: b, port: 2}\n", "line 2: duplicate key 'THIRD'"),
+        (
+            "servers: [\n",
+            "not valid YAML: line 2: expected the node content, but found '<stream end>'",
+        ),
+        ("", "the document is empty"),
+        ("- a\n", "the document must be a mapping, not a list"),
+    ],
+)
+def test_an_unreadable_import_file_is_one_line(
+    run: Any, tmp_path: Path, text: str, line: str
+) -> None:
+    document = tmp_path / "registry.yaml"
+    document.write_text(text)
+
+    assert error_line(run("import", str(document)), EXIT_INVALID) == f"error: {document}: {line}"
+
+
+# -- db and config -------------------------------------------------------------------------------
+
+
+def test_db_upgrade_then_current(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/fresh.db"
+    runner = CliRunner()
+
+    current = ok(runner.invoke(app, ["--db", url, "db", "current", "--json"])).stdout
+    upgraded = ok(runner.invoke(app, ["--db", url, "db", "upgrade", "--json"])).stdout
+    again = ok(runner.invoke(app, ["--db", url, "db", "upgrade"])).stdout
+
+    assert json.loads(current)["current"] is None
+    assert json.loads(upgraded)["from"] is None
+    assert json.loads(upgraded)["to"] == json.loads(current)["head"]
+    assert again.startswith("database already at revision ")
+
+
+def test_config_show_masks_secrets(run: Any) -> None:
+    env = {
+        "FATE_REGISTRY_ADMIN_TOKENS": "token-one,token-two",
+        "FATE_REGISTRY_DB_URL": "postgresql://fate:s3cret@db.example:5432/registry",
+    }
+
+    result = CliRunner().invoke(app, ["config", "show", "--json"], env=env)
+
+    shown = json.loads(ok(result).stdout)
+    assert shown["admin_tokens"] == ["**********", "**********"]
+    assert shown["db_url"] == "postgresql://fate:***@db.example:5432/registry"
+    assert "s3cret" not in result.stdout
+    assert "token-one" not in result.stdout
+    assert "token-one" not in ok(CliRunner().invoke(app, ["config", "show"], env=env)).stdout
+
+
+def test_config_show_reflects_db_and_config_options(tmp_path: Path) -> None:
+    config = tmp_path / "registry.toml"
+    config.write_text("cache_ttl = 5\n")
+
+    result = CliRunner().invoke(
+        app, ["--db", "sqlite:///x.db", "--config", str(config), "config", "show", "--json"]
+    )
+
+    shown = json.loads(ok(result).stdout)
+    assert (shown["db_url"], shown["cache_ttl"]) == ("sqlite:///x.db", 5.0)
+
+
+# -- the command itself ----------------------------------------------------------------------------
+
+
+def test_help_lists_the_commands() -> None:
+    result = ok(CliRunner().invoke(app, ["--help"]))
+
+    for command in ("server", "service", "import", "export", "db", "config"):
+        assert command in result.stdout
+
+
+def test_the_installed_command_runs(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/registry.db"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FATE_REGISTRY_")}
+    command = [sys.executable, "-m", "fate_registry.cli", "--db", url]
+
+    registered = subprocess.run(
+        [*command, "server", "register", "third", "--host", "h.example", "--port", "80"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    missing = subprocess.run(
+        [*command, "server", "show", "nope"], capture_output=True, text=True, env=env, check=False
+    )
+
+    assert (registered.returncode, registered.stdout) == (
+        0,
+        "registered server THIRD at http://h.example:80\n",
+    )
+    assert (missing.returncode, missing.stderr) == (
+        EXIT_NOT_FOUND,
+        "error: server 'NOPE' is not registered\n",
+    )
