@@ -1,0 +1,148 @@
+"""The hook gateway: FATE Flow's HTTP hooks, pointed at this server, go through the dispatcher.
+
+``POST /v1/hook/<capability>`` accepts exactly what FATE Flow 1.11 sends and answers what it
+reads: ``code`` (0 allows) and ``msg``; a signature in both ``data`` and ``site_signature``.
+``GET /metrics`` serves the plugin framework's Prometheus metrics.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from prometheus_client import CONTENT_TYPE_LATEST
+from pydantic import BaseModel, Field
+
+from ..capabilities import (
+    ClientAuthenticationRequest,
+    PermissionRequest,
+    SignatureRequest,
+    SiteAuthenticationRequest,
+)
+from ..dispatch import Dispatcher, Outcome
+from ..registry import Registry
+from ..settings import Settings
+from .envelopes import V1Error
+from .security import Action, read_access, write_access
+
+log = logging.getLogger("fate_registry.http")
+
+
+class HookReply(BaseModel):
+    """What FATE Flow reads from a hook service, with how the decision was reached."""
+
+    code: int = Field(description="0 allows; otherwise a FATE Flow code (108 permission, "
+                      "109 authentication)")
+    msg: str = Field(description="why")
+    decision_id: str = Field(description="the id the decision is logged under")
+    failed_open: bool = Field(default=False, description="a plugin failed and policy allowed")
+
+
+class SignatureReply(HookReply):
+    data: str | None = Field(default=None, description="the signature (FATE Flow reads this)")
+    site_signature: str | None = Field(default=None, description="the signature (published doc)")
+
+
+def _dispatcher(request: Request) -> Dispatcher:
+    registry: Registry = request.app.state.registry
+    return registry.hooks
+
+
+def _reply(outcome: Outcome) -> HookReply:
+    return HookReply(
+        code=outcome.code,
+        msg=outcome.message,
+        decision_id=outcome.decision_id,
+        failed_open=outcome.failed_open,
+    )
+
+
+async def _gateway_access(request: Request) -> None:
+    settings: Settings = request.app.state.settings
+    if settings.hooks.gateway_protection == "read":
+        await read_access(request, None)
+    else:
+        await write_access(request, None)
+
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": V1Error, "description": "the body is not what FATE Flow sends"},
+    401: {"model": V1Error, "description": "authentication is required"},
+}
+router = APIRouter(
+    prefix="/v1/hook", tags=["hook gateway"], dependencies=[Depends(_gateway_access)],
+    responses=_ERRORS,
+)
+
+
+@router.post("/client_authentication", response_model=HookReply, summary="Authenticate a client")
+def client_authentication(body: ClientAuthenticationRequest, request: Request) -> HookReply:
+    return _reply(_dispatcher(request).client_authentication(body))
+
+
+@router.post("/signature", response_model=SignatureReply, summary="Sign a body for another site")
+def signature(body: SignatureRequest, request: Request) -> SignatureReply:
+    outcome = _dispatcher(request).signature(body)
+    return SignatureReply(
+        **_reply(outcome).model_dump(), data=outcome.signature, site_signature=outcome.signature
+    )
+
+
+@router.post(
+    "/site_authentication", response_model=HookReply, summary="Verify another site's signature"
+)
+def site_authentication(body: SiteAuthenticationRequest, request: Request) -> HookReply:
+    return _reply(_dispatcher(request).site_authentication(body))
+
+
+@router.post("/permission", response_model=HookReply, summary="Allow a job from another site")
+def permission(body: PermissionRequest, request: Request) -> HookReply:
+    return _reply(_dispatcher(request).permission(body))
+
+
+metrics_router = APIRouter(tags=["health"])
+
+
+@metrics_router.get(
+    "/metrics",
+    response_class=Response,
+    responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus text"}},
+    dependencies=[Depends(read_access)],
+    summary="Prometheus metrics of the plugin framework",
+)
+def metrics(request: Request) -> Response:
+    return Response(_dispatcher(request).metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
+
+
+async def client_authenticator(request: Request, action: Action) -> bool:
+    """The registration API's seam: run the client_authentication chain on ``request``."""
+    body = await request.body()
+    try:
+        parsed = json.loads(body) if body else None
+    except ValueError:
+        parsed = None
+    query = request.url.query
+    auth_request = ClientAuthenticationRequest(
+        full_path=request.url.path + (f"?{query}" if query else ""),
+        headers=dict(request.headers),
+        form={},
+        data=body.decode("utf-8", "replace"),
+        json=parsed,
+    )
+    outcome = await run_in_threadpool(_dispatcher(request).client_authentication, auth_request)
+    if not outcome.allowed:
+        log.info("client authentication refused %s: %s", request.url.path, outcome.message)
+    return outcome.allowed
+
+
+def install(app: FastAPI) -> None:
+    """Mount the gateway and /metrics, and let the client_authentication chain admit writes
+    when admin tokens are set or ``hooks.api_authentication`` is on."""
+    app.include_router(router)
+    app.include_router(metrics_router)
+    settings: Settings = app.state.settings
+    if settings.admin_tokens or settings.hooks.api_authentication:
+        app.state.client_authenticator = client_authenticator

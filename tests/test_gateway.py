@@ -1,0 +1,188 @@
+"""The hook gateway: FATE Flow 1.11's HTTP hooks, pointed at our server, get what they read."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from callback_service import callback_app, serve
+from fastapi import FastAPI
+
+import fate_registry_http
+from fate_registry import Registry, Settings
+from fate_registry.dispatch import Dispatcher
+from fate_registry.http import create_app
+from fate_registry.http import gateway as gateway_module
+from fate_registry.metrics import HookMetrics
+from fate_registry.plugins import build_plugin_manager
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    from fastapi.testclient import TestClient
+
+# Bodies exactly as FATE Flow 1.11's http hooks build them (fate_flow/hook/api/*.py).
+FATE_REQUESTS: dict[str, dict[str, Any]] = {
+    "client_authentication": {
+        "full_path": "/v1/job/submit?",
+        "headers": {"Content-Type": "application/json", "TIMESTAMP": "1700000000000",
+                    "NONCE": "c1b2", "APP_KEY": "app", "SIGNATURE": "c2ln"},
+        "form": {},
+        "data": "",
+        "json": {"dsl": {}, "runtime_conf": {}},
+    },
+    "signature": {"party_id": "9999", "body": {"job_id": "202401010000", "role": "guest"}},
+    "site_authentication": {
+        "src_party_id": "10000",
+        "site_signature": "sig-10000",
+        "body": {"job_id": "202401010000", "role": "host"},
+    },
+    "permission": {
+        "src_role": "guest", "src_party_id": "9999", "role": "host", "party_id": "10000",
+        "initiator": {"role": "guest", "party_id": 9999},
+        "roles": {"guest": [9999], "host": [10000]},
+        "component_list": ["reader_0", "hetero_lr_0"],
+        "dataset_list": [{"namespace": "experiment", "name": "breast_hetero_host"}],
+        "run_time_conf": {"job_parameters": {}}, "dsl": {"components": {}},
+        "component_parameters": {"role": {}},
+    },
+}
+TOKEN = {"Authorization": "Bearer t0ken"}
+
+
+@pytest.fixture(scope="module")
+def provider() -> Iterator[tuple[str, int]]:
+    with serve(callback_app()) as address:
+        yield address
+
+
+def gateway_app(registry: Registry, settings: Settings) -> FastAPI:
+    app = create_app(registry, settings)
+    if not any(getattr(r, "path", "") == "/v1/hook/permission" for r in app.routes):
+        gateway_module.install(app)  # until app.py mounts the gateway itself
+    pm = build_plugin_manager(load=set(), entry_points=[])
+    pm.register(fate_registry_http, "http")
+    registry.__dict__["hooks"] = Dispatcher(
+        registry, settings=settings.hooks, plugins=pm, metrics=HookMetrics()
+    )
+    return app
+
+
+@pytest.fixture
+def make_client(
+    sqlite_url: str, provider: tuple[str, int]
+) -> Iterator[Any]:
+    registries: list[Registry] = []
+
+    def make(**settings: Any) -> tuple[TestClient, Registry]:
+        registry = Registry(sqlite_url, cache_ttl=0)
+        registries.append(registry)
+        registry.register_server("HOOK", *provider)
+        app = gateway_app(registry, Settings(db_url=sqlite_url, **settings))
+        return TestClient(app, raise_server_exceptions=False), registry
+
+    yield make
+    for registry in registries:
+        registry.close()
+
+
+@pytest.mark.parametrize("capability", ["client_authentication", "site_authentication",
+                                        "permission"])
+@pytest.mark.parametrize(("uri", "code", "msg"), [
+    ("/allow", 0, "welcome"), ("/allow-message", 0, "welcome"),
+    ("/deny", 109, "who are you"), ("/deny-message", 108, "not this component"),
+])
+def test_a_fate_flow_request_gets_what_fate_flow_reads(
+    make_client: Any, capability: str, uri: str, code: int, msg: str
+) -> None:
+    client, registry = make_client()
+    registry.register_service("HOOK", capability, uri)
+    reply = client.post(f"/v1/hook/{capability}", json=FATE_REQUESTS[capability])
+    assert reply.status_code == 200
+    assert (reply.json()["code"], reply.json()["msg"]) == (code, msg)
+
+
+@pytest.mark.parametrize("uri", ["/sign", "/sign-data"])
+def test_signature_is_in_both_data_and_site_signature(make_client: Any, uri: str) -> None:
+    client, registry = make_client()
+    registry.register_service("HOOK", "signature", uri)
+    body = client.post("/v1/hook/signature", json=FATE_REQUESTS["signature"]).json()
+    assert (body["code"], body["data"], body["site_signature"]) == (0, "sig-9999", "sig-9999")
+
+
+def test_a_failing_service_answers_a_deny_fate_flow_understands(make_client: Any) -> None:
+    client, registry = make_client(hooks={"permission": {"timeout": 0.5}})
+    registry.register_service("HOOK", "permission", "/sleep")
+    body = client.post("/v1/hook/permission", json=FATE_REQUESTS["permission"]).json()
+    assert (body["code"], body["failed_open"]) == (108, False)
+    assert "failure policy denies" in body["msg"]
+
+
+def test_extra_fields_from_newer_fate_flow_are_ignored(make_client: Any) -> None:
+    client, registry = make_client()
+    registry.register_service("HOOK", "client_authentication", "/allow")
+    request = {**FATE_REQUESTS["client_authentication"], "path": "/v1/job/submit", "method": "POST"}
+    assert client.post("/v1/hook/client_authentication", json=request).json()["code"] == 0
+
+
+def test_a_malformed_request_is_400_naming_the_field(make_client: Any) -> None:
+    client, _ = make_client()
+    reply = client.post("/v1/hook/site_authentication", json={"src_party_id": "1"})
+    assert reply.status_code == 400
+    assert reply.json()["retcode"] == 101 and "site_signature" in reply.json()["retmsg"]
+    assert client.post("/v1/hook/permission", content=b"{oops").status_code == 400
+
+
+def test_the_gateway_is_protected_like_writes(make_client: Any) -> None:
+    client, registry = make_client(admin_tokens=["t0ken"])
+    registry.register_service("HOOK", "permission", "/allow")
+    assert client.post("/v1/hook/permission", json=FATE_REQUESTS["permission"]).status_code == 401
+    reply = client.post("/v1/hook/permission", json=FATE_REQUESTS["permission"], headers=TOKEN)
+    assert reply.json()["code"] == 0
+
+
+def test_gateway_protection_can_follow_reads(make_client: Any) -> None:
+    client, registry = make_client(admin_tokens=["t0ken"], hooks={"gateway_protection": "read"})
+    registry.register_service("HOOK", "permission", "/allow")
+    assert client.post("/v1/hook/permission", json=FATE_REQUESTS["permission"]).json()["code"] == 0
+
+
+def test_writes_accept_the_client_authentication_chain(make_client: Any) -> None:
+    client, registry = make_client(admin_tokens=["t0ken"])
+    register = {"host": "127.0.0.1", "port": 8888}
+    registry.register_service("HOOK", "client_authentication", "/deny")
+    assert client.post("/v1/server/fate/register", json=register).status_code == 401
+    registry.register_service("HOOK", "client_authentication", "/allow")
+    assert client.post("/v1/server/fate/register", json=register).json()["retcode"] == 0
+
+
+def test_without_tokens_or_opt_in_the_chain_does_not_lock_writes(make_client: Any) -> None:
+    client, _ = make_client()
+    register = {"host": "127.0.0.1", "port": 8888}
+    assert client.post("/v1/server/fate/register", json=register).json()["retcode"] == 0
+
+
+def test_api_authentication_protects_writes_with_the_chain_alone(make_client: Any) -> None:
+    client, registry = make_client(hooks={"api_authentication": True})
+    register = {"host": "127.0.0.1", "port": 8888}
+    assert client.post("/v1/server/fate/register", json=register).status_code == 401
+    registry.register_service("HOOK", "client_authentication", "/allow")
+    assert client.post("/v1/server/fate/register", json=register).json()["retcode"] == 0
+
+
+def test_metrics_are_served(make_client: Any) -> None:
+    client, registry = make_client()
+    registry.register_service("HOOK", "permission", "/allow")
+    client.post("/v1/hook/permission", json=FATE_REQUESTS["permission"])
+    reply = client.get("/metrics")
+    assert reply.status_code == 200 and reply.headers["content-type"].startswith("text/plain")
+    assert 'fate_registry_hook_calls_total{capability="permission",plugin="http",result="allow"}' \
+        in reply.text
+
+
+def test_the_gateway_is_in_the_openapi_document(make_client: Any) -> None:
+    client, _ = make_client()
+    paths = client.get("/openapi.json").json()["paths"]
+    for capability in FATE_REQUESTS:
+        assert f"/v1/hook/{capability}" in paths
