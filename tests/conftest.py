@@ -60,12 +60,17 @@ def reset_database(url: str) -> None:
     engine.dispose()
 
 
-@pytest.fixture(params=["sqlite", "postgres", "mysql"])
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Run every test that takes ``db_url`` once per selected backend."""
+    if "db_url" in metafunc.fixturenames:
+        backends = [b for b in ("sqlite", "postgres", "mysql") if b in _selected()]
+        metafunc.parametrize("db_url", backends, indirect=True)
+
+
+@pytest.fixture
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A URL to an empty database, once per selected backend."""
+    """A URL to an empty database of the backend the test is parametrised with."""
     backend = request.param
-    if backend not in _selected():
-        pytest.skip(f"{backend} not in FATE_REGISTRY_TEST_BACKENDS")
     if backend == "sqlite":
         return f"sqlite:///{tmp_path / 'registry.db'}"
     url = server_url(backend)
