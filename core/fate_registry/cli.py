@@ -30,7 +30,7 @@ from sqlalchemy import Engine, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 from typer.core import TyperGroup
 
-from . import schema, transfer
+from . import plugin_cli, schema, transfer
 from .errors import (
     Conflict,
     InvalidRegistration,
@@ -307,13 +307,10 @@ def _servers_table(servers: list[Server]) -> Table:
 
 
 def _services_table(services: list[Service]) -> Table:
-    table = Table("server", "service", "method", "url", "updated")
+    table = Table("server", "service", "method", "url")
     table.columns[3].overflow = "fold"
     for service in services:
-        updated = f"{service.updated_at:%F %T}"
-        table.add_row(
-            service.server_name, service.service_name, service.method, service.url, updated
-        )
+        table.add_row(service.server_name, service.service_name, service.method, service.url)
     return table
 
 
@@ -651,6 +648,9 @@ def _flatten(values: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str,
 # Other commands (`serve`, `plugins`, `call`) are added here with `@app.command()` or
 # `app.add_typer(...)`; they get the global options through `settings_of(ctx)` /
 # `open_registry(ctx)` and the one-line error handling of `_Commands` for free.
+
+
+plugin_cli.add_commands(app)
 
 
 def main() -> None:
