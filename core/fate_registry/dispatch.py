@@ -271,11 +271,11 @@ class Dispatcher:
         if allowed_by or failed_open:
             message = allow_message if len(allowed_by) == 1 and not failed_open else "success"
             return outcome(True, SUCCESS, message, ",".join(allowed_by + failed_open))
+        chain = self._chain_names(capability)
+        silent = f"no plugin had an opinion on {capability} (chain: {chain})"
         if cfg.default == "allow":
-            return outcome(True, SUCCESS, f"no plugin had an opinion on {capability}; "
-                           "default allows", None)
-        return outcome(False, deny_code, f"no plugin had an opinion on {capability}; "
-                       "default denies", None)
+            return outcome(True, SUCCESS, f"{silent}; default allows", None)
+        return outcome(False, deny_code, f"{silent}; default denies", None)
 
     def _call(
         self,
