@@ -60,13 +60,13 @@ def callback_app() -> FastAPI:
 
     @app.post("/sign")
     async def sign(request: Request) -> dict[str, Any]:
-        body = (await request.json())
+        body = await request.json()
         await record(request)
         return {"code": 0, "site_signature": f"sig-{body['party_id']}"}
 
     @app.post("/sign-data")
     async def sign_data(request: Request) -> dict[str, Any]:
-        body = (await request.json())
+        body = await request.json()
         await record(request)
         return {"code": 0, "data": f"sig-{body['party_id']}"}
 
@@ -158,7 +158,11 @@ def serve(app: Any) -> Iterator[tuple[str, int]]:
     """Serve ``app`` on a free loopback port until the block ends; never waits for slow calls."""
     port = free_port()
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", lifespan="off",
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="off",
         timeout_graceful_shutdown=0,
     )
     server = uvicorn.Server(config)

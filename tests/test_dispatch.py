@@ -70,8 +70,9 @@ def dispatcher(plugins: PluginManager, **capabilities: dict[str, Any]) -> Dispat
 
 def test_first_definite_answer_wins_for_authentication() -> None:
     silent, yes, no = Answers(None), Answers(Decision.allow()), Answers(Decision.deny("no"))
-    d = dispatcher(manager(silent=silent, yes=yes, no=no),
-                   client_authentication={"chain": "silent,yes,no"})
+    d = dispatcher(
+        manager(silent=silent, yes=yes, no=no), client_authentication={"chain": "silent,yes,no"}
+    )
     outcome = d.client_authentication(CLIENT)
     assert (outcome.allowed, outcome.plugin, no.calls) == (True, "yes", 0)
 
@@ -103,37 +104,62 @@ def test_no_opinion_gets_the_default_deny_unless_configured() -> None:
 
 
 def test_an_empty_chain_denies() -> None:
-    assert not dispatcher(manager()).site_authentication(
-        {"src_party_id": "1", "site_signature": "s", "body": {}}
-    ).allowed
+    assert (
+        not dispatcher(manager())
+        .site_authentication({"src_party_id": "1", "site_signature": "s", "body": {}})
+        .allowed
+    )
 
 
 def test_error_under_deny_policy_denies_and_says_so() -> None:
     metrics = HookMetrics()
-    d = Dispatcher(settings=HooksSettings(), plugins=manager(boom=Answers(KeyError("x"))),
-                   metrics=metrics)
+    d = Dispatcher(
+        settings=HooksSettings(), plugins=manager(boom=Answers(KeyError("x"))), metrics=metrics
+    )
     outcome = d.permission(PERMISSION)
     assert (outcome.allowed, outcome.failed, outcome.failed_open) == (False, True, False)
     assert "KeyError" in (outcome.error or "")
-    assert metrics.value("fate_registry_hook_calls_total", capability="permission",
-                         plugin="boom", result="error") == 1
+    assert (
+        metrics.value(
+            "fate_registry_hook_calls_total", capability="permission", plugin="boom", result="error"
+        )
+        == 1
+    )
 
 
 def test_error_under_allow_policy_fails_open_and_is_counted() -> None:
     metrics = HookMetrics()
-    d = Dispatcher(settings=HooksSettings(client_authentication={"failure_policy": "allow"}),
-                   plugins=manager(boom=Answers(RuntimeError("down"))), metrics=metrics)
+    d = Dispatcher(
+        settings=HooksSettings(client_authentication={"failure_policy": "allow"}),
+        plugins=manager(boom=Answers(RuntimeError("down"))),
+        metrics=metrics,
+    )
     outcome = d.client_authentication(CLIENT)
     assert (outcome.allowed, outcome.failed, outcome.failed_open) == (True, True, True)
-    assert metrics.value("fate_registry_hook_calls_total", capability="client_authentication",
-                         plugin="boom", result="failed_open") == 1
-    assert metrics.value("fate_registry_decisions_total", capability="client_authentication",
-                         result="failed_open") == 1
+    assert (
+        metrics.value(
+            "fate_registry_hook_calls_total",
+            capability="client_authentication",
+            plugin="boom",
+            result="failed_open",
+        )
+        == 1
+    )
+    assert (
+        metrics.value(
+            "fate_registry_decisions_total",
+            capability="client_authentication",
+            result="failed_open",
+        )
+        == 1
+    )
 
 
 def test_failing_open_in_permission_still_asks_the_others() -> None:
-    d = dispatcher(manager(boom=Answers(RuntimeError()), no=Answers(Decision.deny("no", 108))),
-                   permission={"failure_policy": "allow"})
+    d = dispatcher(
+        manager(boom=Answers(RuntimeError()), no=Answers(Decision.deny("no", 108))),
+        permission={"failure_policy": "allow"},
+    )
     assert not d.permission(PERMISSION).allowed
 
 
@@ -153,8 +179,7 @@ def test_budget_bounds_the_whole_chain() -> None:
     def slow() -> Answers:
         return Answers(None, delay=0.3)
 
-    d = dispatcher(manager(a=slow(), b=slow(), c=slow()),
-                   permission={"timeout": 1, "budget": 0.5})
+    d = dispatcher(manager(a=slow(), b=slow(), c=slow()), permission={"timeout": 1, "budget": 0.5})
     started = time.monotonic()
     outcome = d.permission(PERMISSION)
     assert time.monotonic() - started < 0.6
@@ -163,8 +188,9 @@ def test_budget_bounds_the_whole_chain() -> None:
 
 
 def test_a_chain_naming_a_missing_plugin_fails_under_the_policy() -> None:
-    d = dispatcher(manager(yes=Answers(Decision.allow())),
-                   client_authentication={"chain": ["ghost", "yes"]})
+    d = dispatcher(
+        manager(yes=Answers(Decision.allow())), client_authentication={"chain": ["ghost", "yes"]}
+    )
     outcome = d.client_authentication(CLIENT)
     assert not outcome.allowed
     assert "'ghost' is in the chain but not loaded" in (outcome.error or "")
@@ -263,20 +289,40 @@ def test_mask_hides_secret_looking_keys_at_any_depth() -> None:
     masked = mask(
         {"body": {"site_signature": "x", "token": "t", "name": "n"}, "list": [{"Key": 1}]}
     )
-    assert masked == {"body": {"site_signature": "***", "token": "***", "name": "n"},
-                      "list": [{"Key": "***"}]}
+    assert masked == {
+        "body": {"site_signature": "***", "token": "***", "name": "n"},
+        "list": [{"Key": "***"}],
+    }
 
 
 def test_metrics_count_calls_by_result_with_latency() -> None:
     metrics = HookMetrics()
-    d = Dispatcher(plugins=manager(yes=Answers(Decision.allow()), no=Answers(None)),
-                   settings=HooksSettings(permission={"cache": False}), metrics=metrics)
+    d = Dispatcher(
+        plugins=manager(yes=Answers(Decision.allow()), no=Answers(None)),
+        settings=HooksSettings(permission={"cache": False}),
+        metrics=metrics,
+    )
     d.permission(PERMISSION)
     d.permission(PERMISSION)
-    assert metrics.value("fate_registry_hook_calls_total", capability="permission",
-                         plugin="yes", result="allow") == 2
-    assert metrics.value("fate_registry_hook_calls_total", capability="permission",
-                         plugin="no", result="no_opinion") == 2
-    assert metrics.value("fate_registry_hook_call_seconds_count", capability="permission",
-                         plugin="yes") == 2
+    assert (
+        metrics.value(
+            "fate_registry_hook_calls_total", capability="permission", plugin="yes", result="allow"
+        )
+        == 2
+    )
+    assert (
+        metrics.value(
+            "fate_registry_hook_calls_total",
+            capability="permission",
+            plugin="no",
+            result="no_opinion",
+        )
+        == 2
+    )
+    assert (
+        metrics.value(
+            "fate_registry_hook_call_seconds_count", capability="permission", plugin="yes"
+        )
+        == 2
+    )
     assert b"fate_registry_decisions_total" in metrics.exposition()

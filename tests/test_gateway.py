@@ -26,8 +26,13 @@ with warnings.catch_warnings():
 FATE_REQUESTS: dict[str, dict[str, Any]] = {
     "client_authentication": {
         "full_path": "/v1/job/submit?",
-        "headers": {"Content-Type": "application/json", "TIMESTAMP": "1700000000000",
-                    "NONCE": "c1b2", "APP_KEY": "app", "SIGNATURE": "c2ln"},
+        "headers": {
+            "Content-Type": "application/json",
+            "TIMESTAMP": "1700000000000",
+            "NONCE": "c1b2",
+            "APP_KEY": "app",
+            "SIGNATURE": "c2ln",
+        },
         "form": {},
         "data": "",
         "json": {"dsl": {}, "runtime_conf": {}},
@@ -39,12 +44,16 @@ FATE_REQUESTS: dict[str, dict[str, Any]] = {
         "body": {"job_id": "202401010000", "role": "host"},
     },
     "permission": {
-        "src_role": "guest", "src_party_id": "9999", "role": "host", "party_id": "10000",
+        "src_role": "guest",
+        "src_party_id": "9999",
+        "role": "host",
+        "party_id": "10000",
         "initiator": {"role": "guest", "party_id": 9999},
         "roles": {"guest": [9999], "host": [10000]},
         "component_list": ["reader_0", "hetero_lr_0"],
         "dataset_list": [{"namespace": "experiment", "name": "breast_hetero_host"}],
-        "run_time_conf": {"job_parameters": {}}, "dsl": {"components": {}},
+        "run_time_conf": {"job_parameters": {}},
+        "dsl": {"components": {}},
         "component_parameters": {"role": {}},
     },
 }
@@ -70,9 +79,7 @@ def gateway_app(registry: Registry, settings: Settings) -> FastAPI:
 
 
 @pytest.fixture
-def make_client(
-    sqlite_url: str, provider: tuple[str, int]
-) -> Iterator[Any]:
+def make_client(sqlite_url: str, provider: tuple[str, int]) -> Iterator[Any]:
     registries: list[Registry] = []
 
     def make(**settings: Any) -> tuple[TestClient, Registry]:
@@ -87,12 +94,18 @@ def make_client(
         registry.close()
 
 
-@pytest.mark.parametrize("capability", ["client_authentication", "site_authentication",
-                                        "permission"])
-@pytest.mark.parametrize(("uri", "code", "msg"), [
-    ("/allow", 0, "welcome"), ("/allow-message", 0, "welcome"),
-    ("/deny", 109, "who are you"), ("/deny-message", 108, "not this component"),
-])
+@pytest.mark.parametrize(
+    "capability", ["client_authentication", "site_authentication", "permission"]
+)
+@pytest.mark.parametrize(
+    ("uri", "code", "msg"),
+    [
+        ("/allow", 0, "welcome"),
+        ("/allow-message", 0, "welcome"),
+        ("/deny", 109, "who are you"),
+        ("/deny-message", 108, "not this component"),
+    ],
+)
 def test_a_fate_flow_request_gets_what_fate_flow_reads(
     make_client: Any, capability: str, uri: str, code: int, msg: str
 ) -> None:
@@ -177,8 +190,10 @@ def test_metrics_are_served(make_client: Any) -> None:
     client.post("/v1/hook/permission", json=FATE_REQUESTS["permission"])
     reply = client.get("/metrics")
     assert reply.status_code == 200 and reply.headers["content-type"].startswith("text/plain")
-    assert 'fate_registry_hook_calls_total{capability="permission",plugin="http",result="allow"}' \
+    assert (
+        'fate_registry_hook_calls_total{capability="permission",plugin="http",result="allow"}'
         in reply.text
+    )
 
 
 def test_the_gateway_is_in_the_openapi_document(make_client: Any) -> None:

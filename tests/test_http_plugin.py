@@ -81,27 +81,39 @@ def no_cache(**extra: Any) -> dict[str, Any]:
 # -- both reply shapes of every decision ----------------------------------------------------
 
 
-@pytest.mark.parametrize("capability", ["client_authentication", "site_authentication",
-                                        "permission"])
+@pytest.mark.parametrize(
+    "capability", ["client_authentication", "site_authentication", "permission"]
+)
 @pytest.mark.parametrize("uri", ["/allow", "/allow-message"])
 def test_allow_in_either_reply_shape(registry: Registry, capability: str, uri: str) -> None:
     registry.register_service("HOOK", capability, uri)
     outcome = dispatcher(registry).decide(capability, REQUESTS[capability])
     assert (outcome.allowed, outcome.code, outcome.message, outcome.plugin) == (
-        True, 0, "welcome", "http")
+        True,
+        0,
+        "welcome",
+        "http",
+    )
 
 
-@pytest.mark.parametrize("capability", ["client_authentication", "site_authentication",
-                                        "permission"])
-@pytest.mark.parametrize(("uri", "code", "message"), [
-    ("/deny", 109, "who are you"), ("/deny-message", 108, "not this component")])
+@pytest.mark.parametrize(
+    "capability", ["client_authentication", "site_authentication", "permission"]
+)
+@pytest.mark.parametrize(
+    ("uri", "code", "message"),
+    [("/deny", 109, "who are you"), ("/deny-message", 108, "not this component")],
+)
 def test_deny_in_either_reply_shape(
     registry: Registry, capability: str, uri: str, code: int, message: str
 ) -> None:
     registry.register_service("HOOK", capability, uri)
     outcome = dispatcher(registry).decide(capability, REQUESTS[capability])
     assert (outcome.allowed, outcome.code, outcome.message, outcome.failed) == (
-        False, code, message, False)
+        False,
+        code,
+        message,
+        False,
+    )
 
 
 @pytest.mark.parametrize("uri", ["/sign", "/sign-data"])
@@ -132,7 +144,11 @@ def test_request_is_sent_as_fate_flow_sends_it_with_stored_extras(
 ) -> None:
     app = callback[0]
     registry.register_service(
-        "HOOK", "signature", "/sign", params={"tenant": "a"}, data={"key_id": "k1"},
+        "HOOK",
+        "signature",
+        "/sign",
+        params={"tenant": "a"},
+        data={"key_id": "k1"},
         headers={"X-Api-Key": "abc"},
     )
     dispatcher(registry).signature(SIGN)
@@ -245,11 +261,14 @@ def test_connection_refused_is_retried_then_an_error(sqlite_url: str) -> None:
         assert "connection failed" in (outcome.error or "")
 
 
-@pytest.mark.parametrize(("uri", "problem"), [
-    ("/garbage", "reply is not JSON"),
-    ("/wrong-types", "no integer 'code'"),
-    ("/not-an-object", "not an object"),
-])
+@pytest.mark.parametrize(
+    ("uri", "problem"),
+    [
+        ("/garbage", "reply is not JSON"),
+        ("/wrong-types", "no integer 'code'"),
+        ("/not-an-object", "not an object"),
+    ],
+)
 @pytest.mark.parametrize("capability", list(REQUESTS))
 def test_garbage_is_an_error_naming_the_service_never_an_allow(
     registry: Registry, capability: str, uri: str, problem: str
@@ -278,8 +297,7 @@ def test_upload_streams_ids_as_multipart_and_answers_the_job_id(
     assert seen["headers"]["content-type"].startswith("multipart/form-data")
     assert b'filename="id"' in seen["body"] and b"id\n1\n2\n3\n" in seen["body"]
     body = json.loads(seen["params"]["requestBody"])
-    assert body == {"stat_month": "202201", "job_id": "j1",
-                    "sign": hashlib.md5(b"j1").hexdigest()}
+    assert body == {"stat_month": "202201", "job_id": "j1", "sign": hashlib.md5(b"j1").hexdigest()}
 
 
 def test_upload_refused_is_an_error_not_ignored(registry: Registry, tmp_path: Path) -> None:
@@ -290,16 +308,13 @@ def test_upload_refused_is_an_error_not_ignored(registry: Registry, tmp_path: Pa
         dispatcher(registry).upload({"ids_path": ids, "job_id": "j1"})
 
 
-@pytest.mark.parametrize(("uri", "status"), [("/query-data", "success"),
-                                             ("/query-top", "running")])
+@pytest.mark.parametrize(("uri", "status"), [("/query-data", "success"), ("/query-top", "running")])
 def test_query_reads_the_status_in_either_place(registry: Registry, uri: str, status: str) -> None:
     registry.register_service("HOOK", "query", uri)
     assert dispatcher(registry).query({"job_id": "job-42"}).status == status
 
 
-def test_download_streams_to_the_destination_atomically(
-    registry: Registry, tmp_path: Path
-) -> None:
+def test_download_streams_to_the_destination_atomically(registry: Registry, tmp_path: Path) -> None:
     registry.register_service("HOOK", "download", "/download")
     (tmp_path / "out").mkdir()
     destination = tmp_path / "out" / "features.csv"

@@ -18,38 +18,43 @@ from fate_registry.plugins import (
     reset_plugin_manager,
 )
 
-GOOD = '''
+GOOD = """
 from fate_registry import hookimpl
 from fate_registry.capabilities import Decision
 
 @hookimpl
 def permission(request):
     return Decision.allow("good says yes")
-'''
-OTHER = '''
+"""
+OTHER = """
 from fate_registry import hookimpl
 
 @hookimpl
 def client_authentication(context, request):
     return None
-'''
+"""
 BROKEN = "raise ImportError('the broken plugin needs a module that is not installed')\n"
-UNKNOWN_HOOK = '''
+UNKNOWN_HOOK = """
 from fate_registry import hookimpl
 
 @hookimpl
 def authorise_everything(request):
     return True
-'''
-WRONG_ARGS = '''
+"""
+WRONG_ARGS = """
 from fate_registry import hookimpl
 
 @hookimpl
 def permission(request, user):
     return None
-'''
-MODULES = {"good_plugin": GOOD, "other_plugin": OTHER, "broken_plugin": BROKEN,
-           "unknown_hook_plugin": UNKNOWN_HOOK, "wrong_args_plugin": WRONG_ARGS}
+"""
+MODULES = {
+    "good_plugin": GOOD,
+    "other_plugin": OTHER,
+    "broken_plugin": BROKEN,
+    "unknown_hook_plugin": UNKNOWN_HOOK,
+    "wrong_args_plugin": WRONG_ARGS,
+}
 
 
 @pytest.fixture
@@ -71,8 +76,9 @@ def eps(*names: str) -> list[importlib.metadata.EntryPoint]:
 
 @pytest.mark.usefixtures("plugin_dir")
 def test_a_broken_plugin_is_reported_by_name_and_the_others_load() -> None:
-    manager = build_plugin_manager(load=None, disable=set(), strict=False,
-                                   entry_points=eps("good", "broken", "other"))
+    manager = build_plugin_manager(
+        load=None, disable=set(), strict=False, entry_points=eps("good", "broken", "other")
+    )
     status = {info.name: info.status for info in manager.listing()}
     assert status == {"good": "loaded", "broken": "broken", "other": "loaded"}
     assert "not installed" in manager.errors["broken"]
@@ -82,22 +88,25 @@ def test_a_broken_plugin_is_reported_by_name_and_the_others_load() -> None:
 @pytest.mark.usefixtures("plugin_dir")
 def test_strict_mode_makes_a_broken_plugin_fatal() -> None:
     with pytest.raises(PluginLoadError, match="'broken'"):
-        build_plugin_manager(load=None, disable=set(), strict=True,
-                             entry_points=eps("good", "broken"))
+        build_plugin_manager(
+            load=None, disable=set(), strict=True, entry_points=eps("good", "broken")
+        )
 
 
 @pytest.mark.usefixtures("plugin_dir")
 def test_unknown_hooks_are_rejected_by_check_pending() -> None:
-    manager = build_plugin_manager(load=None, disable=set(), strict=False,
-                                   entry_points=eps("unknown_hook", "good"))
+    manager = build_plugin_manager(
+        load=None, disable=set(), strict=False, entry_points=eps("unknown_hook", "good")
+    )
     assert "authorise_everything" in manager.errors["unknown_hook"]
     assert [i.name for i in manager.listing() if i.status == "loaded"] == ["good"]
 
 
 @pytest.mark.usefixtures("plugin_dir")
 def test_a_hook_with_unknown_arguments_is_rejected() -> None:
-    manager = build_plugin_manager(load=None, disable=set(), strict=False,
-                                   entry_points=eps("wrong_args"))
+    manager = build_plugin_manager(
+        load=None, disable=set(), strict=False, entry_points=eps("wrong_args")
+    )
     assert "user" in manager.errors["wrong_args"]
 
 
@@ -117,7 +126,10 @@ def test_disable_plugins_env_blocks_by_name(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("FATE_REGISTRY_DISABLE_PLUGINS", "other, broken")
     manager = build_plugin_manager(entry_points=eps("good", "other", "broken"))
     assert {i.name: i.status for i in manager.listing(all=True)} == {
-        "good": "loaded", "other": "disabled", "broken": "disabled"}
+        "good": "loaded",
+        "other": "disabled",
+        "broken": "disabled",
+    }
 
 
 @pytest.mark.usefixtures("plugin_dir")
@@ -130,9 +142,7 @@ def test_strict_env_variable(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.usefixtures("plugin_dir")
 def test_a_plugin_may_take_a_subset_of_the_arguments() -> None:
     manager = build_plugin_manager(load=None, disable=set(), entry_points=eps("good"))
-    outcome = Dispatcher(plugins=manager).permission(
-        {"src_role": "guest", "src_party_id": "1"}
-    )
+    outcome = Dispatcher(plugins=manager).permission({"src_role": "guest", "src_party_id": "1"})
     assert (outcome.allowed, outcome.message) == (True, "good says yes")
 
 

@@ -50,8 +50,9 @@ class ClientAuthenticationRequest(_Request):
 
     full_path: str = Field(description="path of the client's request, with its query string")
     headers: dict[str, str] = Field(
-        default_factory=dict, description="headers of the client's request (HMAC clients send "
-        "TIMESTAMP, NONCE, APP_KEY and SIGNATURE here)"
+        default_factory=dict,
+        description="headers of the client's request (HMAC clients send "
+        "TIMESTAMP, NONCE, APP_KEY and SIGNATURE here)",
     )
     form: dict[str, Any] | None = Field(default=None, description="form fields of the request")
     data: Any = Field(default=None, description="raw body of the request, as text")
@@ -105,8 +106,9 @@ class PermissionRequest(_Request):
 class UploadRequest(_Request):
     """Ids to send to the feature service; it answers with a job id to poll."""
 
-    ids_path: Path = Field(description="file with the id column name on its first line, then "
-                           "one id per line")
+    ids_path: Path = Field(
+        description="file with the id column name on its first line, then one id per line"
+    )
     parameters: dict[str, Any] = Field(
         default_factory=dict, description="the job's feature filter (sent as `requestBody`)"
     )

@@ -425,13 +425,20 @@ class Dispatcher:
         if outcome.failed:
             log.warning(
                 "decision %s %s %s by %s in %.1f ms: %s",
-                outcome.decision_id, outcome.capability, result, outcome.plugin,
-                outcome.elapsed * 1000, outcome.error,
+                outcome.decision_id,
+                outcome.capability,
+                result,
+                outcome.plugin,
+                outcome.elapsed * 1000,
+                outcome.error,
             )
         elif log.isEnabledFor(logging.INFO):
             log.info(
                 "decision %s %s %s by %s in %.1f ms",
-                outcome.decision_id, outcome.capability, result, outcome.plugin,
+                outcome.decision_id,
+                outcome.capability,
+                result,
+                outcome.plugin,
                 outcome.elapsed * 1000,
             )
         if log.isEnabledFor(logging.DEBUG):

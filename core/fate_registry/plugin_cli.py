@@ -47,19 +47,33 @@ def plugins(
     dispatcher = Dispatcher(settings=settings_of(ctx).hooks, plugins=manager)
     listing = [info.as_dict() for info in manager.listing(all=show_all)]
     chains = {
-        capability: [name if impl is not None else f"{name} (not loaded)"
-                     for name, impl in dispatcher.chain(capability)]
+        capability: [
+            name if impl is not None else f"{name} (not loaded)"
+            for name, impl in dispatcher.chain(capability)
+        ]
         for capability in CAPABILITIES
     }
     if as_json:
         print_json({"plugins": listing, "chains": chains})
         return
-    table = Table("plugin", "distribution", "version", "status", "hooks", title="Plugins",
-                  title_justify="left")
+    table = Table(
+        "plugin",
+        "distribution",
+        "version",
+        "status",
+        "hooks",
+        title="Plugins",
+        title_justify="left",
+    )
     for info in listing:
         detail = info["error"] if info["status"] == "broken" else ", ".join(info["hooks"])
-        table.add_row(info["name"], info["distribution"] or "-", info["version"] or "-",
-                      info["status"], detail or "-")
+        table.add_row(
+            info["name"],
+            info["distribution"] or "-",
+            info["version"] or "-",
+            info["status"],
+            detail or "-",
+        )
     print_table(table)
     chain_table = Table("capability", "chain (in order)", title="Chains", title_justify="left")
     for capability, names in chains.items():
@@ -105,8 +119,10 @@ def call(
             typer.echo(f"signature: {answer['signature']}")
         if answer["error"]:
             typer.echo(f"error: {answer['error']} (failed_open={answer['failed_open']})")
-        typer.echo(f"plugin: {answer['plugin'] or '(none: the default answered)'}; "
-                   f"decision {answer['decision_id']}; {answer['elapsed'] * 1000:.1f} ms")
+        typer.echo(
+            f"plugin: {answer['plugin'] or '(none: the default answered)'}; "
+            f"decision {answer['decision_id']}; {answer['elapsed'] * 1000:.1f} ms"
+        )
     else:
         typer.echo(json.dumps(answer, ensure_ascii=False))
     if not allowed:

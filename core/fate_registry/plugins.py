@@ -17,6 +17,7 @@ from typing import Any
 import pluggy
 
 from . import hookspecs
+from .errors import RegistryError
 from .markers import PROJECT
 
 log = logging.getLogger(__name__)
@@ -26,7 +27,7 @@ DISABLE_ENV = "FATE_REGISTRY_DISABLE_PLUGINS"
 STRICT_ENV = "FATE_REGISTRY_STRICT_PLUGINS"
 
 
-class PluginLoadError(RuntimeError):
+class PluginLoadError(RegistryError, RuntimeError):
     """A plugin could not be loaded and strict mode is on."""
 
 

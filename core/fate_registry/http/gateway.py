@@ -34,8 +34,9 @@ log = logging.getLogger("fate_registry.http")
 class HookReply(BaseModel):
     """What FATE Flow reads from a hook service, with how the decision was reached."""
 
-    code: int = Field(description="0 allows; otherwise a FATE Flow code (108 permission, "
-                      "109 authentication)")
+    code: int = Field(
+        description="0 allows; otherwise a FATE Flow code (108 permission, 109 authentication)"
+    )
     msg: str = Field(description="why")
     decision_id: str = Field(description="the id the decision is logged under")
     failed_open: bool = Field(default=False, description="a plugin failed and policy allowed")
@@ -73,7 +74,9 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": V1Error, "description": "authentication is required"},
 }
 router = APIRouter(
-    prefix="/v1/hook", tags=["hook gateway"], dependencies=[Depends(_gateway_access)],
+    prefix="/v1/hook",
+    tags=["hook gateway"],
+    dependencies=[Depends(_gateway_access)],
     responses=_ERRORS,
 )
 
