@@ -1,0 +1,252 @@
+"""Request bodies and reply data of the HTTP API.
+
+Fields reuse the validators of ``fate_registry.models`` so that a rule lives in one place; the
+JSON schema each one shows in /openapi.json is declared beside it so the document stays true.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    StrictBool,
+    Tag,
+    WithJsonSchema,
+)
+from pydantic.config import JsonDict
+
+from .. import models
+from ..models import Server, Service
+
+_NAME_SCHEMA = {"type": "string", "pattern": r"^[A-Za-z0-9_.-]{1,64}$"}
+
+ServerName = Annotated[
+    models.ServerName,
+    WithJsonSchema(
+        {**_NAME_SCHEMA, "description": "case-insensitive, stored upper-case", "examples": ["HOOK"]}
+    ),
+]
+ServiceName = Annotated[
+    models.ServiceName,
+    WithJsonSchema(
+        {
+            **_NAME_SCHEMA,
+            "description": "case-insensitive, stored lower-case",
+            "examples": ["upload"],
+        }
+    ),
+]
+# FATE Flow clients send null for an empty object.
+JsonObject = Annotated[
+    models.JsonObject, WithJsonSchema({"anyOf": [{"type": "object"}, {"type": "null"}]})
+]
+Headers = Annotated[
+    models.Headers,
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "object", "additionalProperties": {"type": "string"}},
+                {"type": "null"},
+            ]
+        }
+    ),
+]
+# A name with at least one label starting with a letter: all-digit names are IPv4 addresses.
+_LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_HOSTNAME = rf"^({_LABEL}\.)*[A-Za-z]([A-Za-z0-9-]{{0,61}}[A-Za-z0-9])?(\.{_LABEL})*\.?$"
+Host = Annotated[
+    models.Host,
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "format": "ipv4"},
+                {"type": "string", "format": "ipv6"},
+                {"type": "string", "pattern": _HOSTNAME, "maxLength": 253},
+            ],
+            "description": "hostname, IPv4 or IPv6 address (no scheme, path or port)",
+        }
+    ),
+]
+_PORT_DIGITS = (
+    r"^([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])$"
+)
+
+
+def _integral(value: Any) -> Any:
+    # JSON Schema counts 8080.0 as an integer, and so do we.
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+Port = Annotated[
+    models.Port,
+    BeforeValidator(_integral),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "integer", "minimum": 1, "maximum": 65535},
+                {"type": "string", "pattern": _PORT_DIGITS},
+            ],
+            "description": "1 to 65535; a string of digits is accepted as FATE Flow clients send",
+        }
+    ),
+]
+# Spaces, as str.isspace() knows them, and control characters.
+_NOT_IN_URI = r"\s\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+Uri = Annotated[
+    models.Uri,
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": rf"^/([^/{_NOT_IN_URI}][^{_NOT_IN_URI}]*)?$",
+            "maxLength": models.MAX_URI,
+            "description": "path on the server, starting with a single '/', no spaces",
+        }
+    ),
+]
+
+
+# Keys of the legacy body: names, validated by the registry models when the body is stored.
+NameKey = Annotated[str, WithJsonSchema(_NAME_SCHEMA)]
+_ONLY_NAMED_KEYS: JsonDict = {"additionalProperties": False}
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ServerAddress(_Body):
+    host: Host
+    port: Port
+    protocol: models.Protocol = "http"
+
+
+class ServerBody(_Body):
+    """v2 server registration."""
+
+    server_name: ServerName
+    host: Host
+    port: Port
+    protocol: models.Protocol = "http"
+
+
+class ServiceFields(_Body):
+    uri: Uri
+    method: models.Method = "POST"
+    protocol: models.Protocol | None = Field(
+        default=None, description="default: the server's protocol"
+    )
+    params: JsonObject = Field(default_factory=dict, description="query parameters sent")
+    data: JsonObject = Field(default_factory=dict, description="body fields sent")
+    headers: Headers = Field(default_factory=dict, description="headers sent")
+
+
+class ServiceBody(_Body):
+    server_name: ServerName
+    service_name: ServiceName
+    uri: Uri
+    method: models.Method = "POST"
+    protocol: models.Protocol | None = Field(
+        default=None, description="default: the server's protocol"
+    )
+    params: JsonObject = Field(default_factory=dict, description="query parameters sent")
+    data: JsonObject = Field(default_factory=dict, description="body fields sent")
+    headers: Headers = Field(default_factory=dict, description="headers sent")
+
+
+class LegacyServer(ServerAddress):
+    """One server of the legacy v1 body, with its services under ``api``."""
+
+    api: dict[NameKey, ServiceFields] = Field(
+        default_factory=dict, description="by service name", json_schema_extra=_ONLY_NAMED_KEYS
+    )
+
+
+def _service_registry_form(value: Any) -> str:
+    return "standard" if isinstance(value, dict) and "server_name" in value else "legacy"
+
+
+# Tags of the union below; error locations drop them (see errors.py).
+BODY_FORMS = ("standard", "legacy")
+
+V1ServiceRegistryBody = Annotated[
+    Annotated[ServiceBody, Tag("standard")]
+    | Annotated[
+        dict[NameKey, LegacyServer],
+        Field(min_length=1, json_schema_extra=_ONLY_NAMED_KEYS),
+        Tag("legacy"),
+    ],
+    Discriminator(_service_registry_form),
+]
+
+
+class ServiceQueryBody(_Body):
+    service_name: ServiceName
+    server_name: ServerName | None = None
+
+
+class ServiceKey(_Body):
+    server_name: ServerName
+    service_name: ServiceName
+
+
+class ServerDeleteOptions(_Body):
+    cascade: StrictBool = Field(default=False, description="also delete the server's services")
+
+
+class ServerDeleteBody(ServerDeleteOptions):
+    server_name: ServerName
+
+
+class ServiceList(BaseModel):
+    service_info: list[Service]
+
+
+class LegacyRegistered(BaseModel):
+    servers: int
+    services: int
+
+
+class Health(BaseModel):
+    status: str
+    revision: int | None = None
+    reason: str | None = None
+
+
+# -- secrets never leave ---------------------------------------------------------------------
+
+_SECRET_NAME = re.compile(
+    r"auth|token|secret|passw|pwd|key|signature|cookie|credential|session", re.IGNORECASE
+)
+REDACTED = "********"
+
+
+def _redact(values: dict[str, Any]) -> dict[str, Any]:
+    return {
+        k: REDACTED if _SECRET_NAME.search(k) else (_redact(v) if isinstance(v, dict) else v)
+        for k, v in values.items()
+    }
+
+
+def service_view(service: Service) -> Service:
+    """A service as replies show it: values under secret-looking names are masked."""
+    return service.model_copy(
+        update={
+            "params": _redact(service.params),
+            "data": _redact(service.data),
+            "headers": _redact(service.headers),
+        }
+    )
+
+
+def servers_by_name(servers: list[Server]) -> dict[str, Server]:
+    return {server.name: server for server in servers}
+
+
+class Deleted(BaseModel):
+    services: int = Field(description="how many of the server's services went with it")

@@ -1,0 +1,120 @@
+"""Access control of the HTTP API: every read and write check goes through ``authorize``.
+
+Rules:
+- A write (register, delete) needs authentication once any method is configured; a read needs
+  it too when ``protect_reads`` is set. With nothing configured every request is let through,
+  and ``serve`` refuses to listen beyond loopback in that state (see ``serve.py``).
+- Methods are tried in order: bearer tokens from ``admin_tokens`` (compared in constant time),
+  then the client authenticator, if one is installed.
+
+Seam for the plugin framework: set ``app.state.client_authenticator`` to an async callable
+``(request, action) -> bool``. It is called only when no admin token matched; True lets the
+request through, False (or an exception, which is logged) answers 401. It may read the raw body
+with ``await request.body()`` (FastAPI has already read and cached it) and the headers FATE's
+HMAC-signed clients send (TIMESTAMP, NONCE, APP_KEY, SIGNATURE). Installing it also counts as
+"authentication configured", so writes are protected by it even with no admin token.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, Literal
+
+from fastapi import Depends, FastAPI, Header, Request
+from fastapi.routing import APIRoute
+
+from ..settings import Settings
+from .errors import APIError
+
+log = logging.getLogger("fate_registry.http")
+
+Action = Literal["read", "write"]
+ClientAuthenticator = Callable[[Request, Action], Awaitable[bool]]
+
+
+def authentication_configured(settings: Settings, authenticator: object | None) -> bool:
+    return bool(settings.admin_tokens) or authenticator is not None
+
+
+def _bearer_token(request: Request) -> str | None:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    token = token.strip()
+    return token if scheme.lower() == "bearer" and token else None
+
+
+def token_matches(token: str, settings: Settings) -> bool:
+    # Digests have one length, and no early exit: the time taken tells nothing of the tokens.
+    given = hashlib.sha256(token.encode()).digest()
+    matched = False
+    for secret in settings.admin_tokens:
+        expected = hashlib.sha256(secret.get_secret_value().encode()).digest()
+        matched |= hmac.compare_digest(given, expected)
+    return matched
+
+
+async def authorize(request: Request, action: Action) -> None:
+    """Let the request through or raise APIError(401). The one place access is decided."""
+    settings: Settings = request.app.state.settings
+    authenticator: ClientAuthenticator | None = getattr(
+        request.app.state, "client_authenticator", None
+    )
+    if action == "read" and not settings.protect_reads:
+        return
+    if not authentication_configured(settings, authenticator):
+        return
+    token = _bearer_token(request)
+    if token is not None and token_matches(token, settings):
+        return
+    if authenticator is not None:
+        try:
+            if await authenticator(request, action):
+                return
+        except Exception:
+            log.exception("client authenticator failed on %s", request.url.path)
+    reason = "the bearer token is not valid" if token else "authentication is required"
+    raise APIError(
+        401,
+        f"{reason} to {action} here: send 'Authorization: Bearer <token>'",
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+
+
+# The header is read by ``authorize``; declaring it here only keeps it out of the OpenAPI
+# document, where ``document_security`` describes it as a bearer scheme when tokens are set.
+AuthorizationHeader = Annotated[str | None, Header(include_in_schema=False)]
+
+
+async def read_access(request: Request, authorization: AuthorizationHeader = None) -> None:
+    await authorize(request, "read")
+
+
+async def write_access(request: Request, authorization: AuthorizationHeader = None) -> None:
+    await authorize(request, "write")
+
+
+CanRead = Depends(read_access)
+CanWrite = Depends(write_access)
+
+
+def document_security(app: FastAPI, schema: dict[str, Any]) -> dict[str, Any]:
+    """Mark in the OpenAPI document the operations that need a token with these settings."""
+    settings: Settings = app.state.settings
+    if not settings.admin_tokens:
+        return schema
+    schemes = schema.setdefault("components", {}).setdefault("securitySchemes", {})
+    schemes["bearer"] = {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "one of FATE_REGISTRY_ADMIN_TOKENS",
+    }
+    protected: set[object] = (
+        {write_access, read_access} if settings.protect_reads else {write_access}
+    )
+    for route in app.routes:
+        if isinstance(route, APIRoute) and protected & {d.dependency for d in route.dependencies}:
+            for method in route.methods or ():
+                schema["paths"][route.path][method.lower()]["security"] = [{"bearer": []}]
+    return schema

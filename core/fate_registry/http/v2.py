@@ -1,0 +1,106 @@
+"""Version 2 routes: FATE Flow 2.x paths and bodies, ``{code, message, data}`` replies."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+
+from ..models import Server, Service
+from .deps import Check, error_responses, guard_address, registry_of
+from .envelopes import V2Error, V2Reply, reply
+from .schemas import (
+    Deleted,
+    ServerBody,
+    ServerDeleteBody,
+    ServerName,
+    ServiceBody,
+    ServiceKey,
+    ServiceName,
+    servers_by_name,
+    service_view,
+)
+from .security import CanRead, CanWrite
+
+router = APIRouter(prefix="/v2", tags=["v2: FATE Flow 2.x"], responses=error_responses(V2Error))
+
+ServerQuery = Annotated[ServerName, Query()]
+ServiceQuery = Annotated[ServiceName, Query()]
+
+
+@router.post(
+    "/server/registry",
+    response_model=V2Reply[Server],
+    dependencies=[CanWrite],
+    summary="Register a server, or move it",
+)
+def register_server(request: Request, body: ServerBody, check: Check = None) -> JSONResponse:
+    guard_address(request, body.host, body.port, check)
+    server = registry_of(request).register_server(
+        body.server_name, body.host, body.port, body.protocol
+    )
+    return reply(request.url.path, server)
+
+
+@router.get(
+    "/server/query", response_model=V2Reply[Server], dependencies=[CanRead], summary="One server"
+)
+def query_server(request: Request, server_name: ServerQuery) -> JSONResponse:
+    return reply(request.url.path, registry_of(request).server(server_name))
+
+
+@router.get(
+    "/server/query/all",
+    response_model=V2Reply[dict[str, Server]],
+    dependencies=[CanRead],
+    summary="Every server, by name (no secrets, unlike FATE Flow's)",
+)
+def query_all(request: Request) -> JSONResponse:
+    return reply(request.url.path, servers_by_name(registry_of(request).servers()))
+
+
+@router.post(
+    "/server/delete",
+    response_model=V2Reply[Deleted],
+    dependencies=[CanWrite],
+    summary="Delete a server (refused while it has services, unless cascade)",
+)
+def delete_server(request: Request, body: ServerDeleteBody) -> JSONResponse:
+    count = registry_of(request).delete_server(body.server_name, cascade=body.cascade)
+    return reply(request.url.path, Deleted(services=count))
+
+
+@router.post(
+    "/server/service/registry",
+    response_model=V2Reply[Service],
+    dependencies=[CanWrite],
+    summary="Register a service on a registered server",
+)
+def register_service(request: Request, body: ServiceBody) -> JSONResponse:
+    service = registry_of(request).register_service(**body.model_dump())
+    return reply(request.url.path, service_view(service))
+
+
+@router.get(
+    "/server/service/query",
+    response_model=V2Reply[Service],
+    dependencies=[CanRead],
+    summary="One service",
+)
+def query_service(
+    request: Request, server_name: ServerQuery, service_name: ServiceQuery
+) -> JSONResponse:
+    service = registry_of(request).service(server_name, service_name)
+    return reply(request.url.path, service_view(service))
+
+
+@router.post(
+    "/server/service/delete",
+    response_model=V2Reply[None],
+    dependencies=[CanWrite],
+    summary="Delete a service",
+)
+def delete_service(request: Request, body: ServiceKey) -> JSONResponse:
+    registry_of(request).delete_service(body.server_name, body.service_name)
+    return reply(request.url.path)
