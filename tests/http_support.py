@@ -1,0 +1,49 @@
+"""Helpers of the HTTP tests: an app over a fresh registry, and a snapshot of what is stored."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from fate_registry import Registry, Settings
+from fate_registry.http import create_app
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    from fastapi.testclient import TestClient
+
+SPEC_SERVER = {"host": "127.0.0.1", "port": 8888}
+SPEC_SERVICE = {
+    "server_name": "fate_test",
+    "service_name": "upload",
+    "uri": "/v1/data/upload",
+    "method": "POST",
+    "protocol": "http",
+}
+
+
+@contextmanager
+def client_for(db_url: str, **settings: Any) -> Iterator[tuple[TestClient, Registry]]:
+    """A test client of the app over an empty registry at ``db_url``, and that registry."""
+    with Registry(db_url, cache_ttl=0) as registry:
+        app = create_app(registry, Settings(db_url=db_url, **settings))
+        with TestClient(app, raise_server_exceptions=False) as client:
+            yield client, registry
+
+
+def snapshot(registry: Registry) -> tuple[int, list[dict[str, Any]], list[dict[str, Any]]]:
+    """Revision, servers and services: equal snapshots mean nothing was written between them."""
+    return (
+        registry.revision,
+        [server.model_dump() for server in registry.servers()],
+        [service.model_dump() for service in registry.services()],
+    )
+
+
+def register_spec_example(client: TestClient, headers: dict[str, str] | None = None) -> None:
+    first = client.post("/v1/server/fate_test/register", json=SPEC_SERVER, headers=headers)
+    assert first.json()["retcode"] == 0, first.text
+    second = client.post("/v1/service/registry", json=SPEC_SERVICE, headers=headers)
+    assert second.json()["retcode"] == 0, second.text

@@ -1,0 +1,317 @@
+"""Access control, the registration guard, the bind check, request ids, and no secret in replies."""
+
+from __future__ import annotations
+
+import logging
+import socket
+from collections.abc import Iterator
+
+import pytest
+from http_support import SPEC_SERVER, SPEC_SERVICE, client_for, register_spec_example, snapshot
+
+from fate_registry import Registry, Settings
+from fate_registry.http.serve import UnsafeBind, check_bind
+
+TOKEN = "s3cret-token-for-tests"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+@pytest.fixture
+def protected(sqlite_url: str) -> Iterator[tuple[object, Registry]]:
+    with client_for(sqlite_url, admin_tokens=[TOKEN, "another-token"]) as pair:
+        yield pair
+
+
+# -- writes and reads with tokens ------------------------------------------------------------
+
+WRITES = [
+    ("/v1/server/a/register", SPEC_SERVER),
+    ("/v1/service/registry", SPEC_SERVICE),
+    ("/v1/server/fate_test/delete", {"cascade": True}),
+    ("/v1/service/delete", {"server_name": "fate_test", "service_name": "upload"}),
+    ("/v2/server/registry", {"server_name": "a", **SPEC_SERVER}),
+    ("/v2/server/delete", {"server_name": "fate_test", "cascade": True}),
+    ("/v2/server/service/registry", SPEC_SERVICE),
+    ("/v2/server/service/delete", {"server_name": "fate_test", "service_name": "upload"}),
+]
+
+
+@pytest.mark.parametrize(("path", "body"), WRITES, ids=[w[0] for w in WRITES])
+def test_unauthenticated_write_is_401_and_stores_nothing(protected, path, body):
+    client, registry = protected
+    register_spec_example(client, AUTH)
+    before = snapshot(registry)
+    reply = client.post(path, json=body)
+    assert reply.status_code == 401
+    assert reply.headers["www-authenticate"] == "Bearer"
+    code, message = ("retcode", "retmsg") if path.startswith("/v1/") else ("code", "message")
+    assert reply.json()[code] == 109
+    assert reply.json()[message] == (
+        "authentication is required to write here: send 'Authorization: Bearer <token>'"
+    )
+    assert snapshot(registry) == before
+
+
+def test_wrong_token_is_401_and_stores_nothing(protected):
+    client, registry = protected
+    before = snapshot(registry)
+    reply = client.post(
+        "/v1/server/a/register", json=SPEC_SERVER, headers={"Authorization": "Bearer nope"}
+    )
+    assert reply.status_code == 401
+    assert reply.json()["retmsg"].startswith("the bearer token is not valid")
+    assert snapshot(registry) == before
+
+
+def test_basic_auth_is_not_a_token(protected):
+    client, _ = protected
+    reply = client.post(
+        "/v1/server/a/register", json=SPEC_SERVER, headers={"Authorization": f"Basic {TOKEN}"}
+    )
+    assert reply.status_code == 401
+
+
+@pytest.mark.parametrize("token", [TOKEN, "another-token"])
+def test_any_configured_token_may_write(protected, token):
+    client, registry = protected
+    reply = client.post(
+        "/v2/server/registry",
+        json={"server_name": "a", **SPEC_SERVER},
+        headers={"Authorization": f"bearer {token}"},
+    )
+    assert reply.status_code == 200
+    assert registry.server("A").port == 8888
+
+
+def test_reads_are_open_by_default_even_with_tokens(protected):
+    client, _ = protected
+    register_spec_example(client, AUTH)
+    assert client.post("/v1/server/get").status_code == 200
+    assert client.get("/v2/server/query", params={"server_name": "fate_test"}).status_code == 200
+
+
+READS = [
+    ("POST", "/v1/server/fate_test/get", None),
+    ("POST", "/v1/server/get", None),
+    ("POST", "/v1/service/query", {"service_name": "upload"}),
+    ("GET", "/v2/server/query?server_name=fate_test", None),
+    ("GET", "/v2/server/query/all", None),
+    ("GET", "/v2/server/service/query?server_name=fate_test&service_name=upload", None),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body"), READS, ids=[r[1] for r in READS])
+def test_protected_reads_need_a_token(sqlite_url, method, path, body):
+    with client_for(sqlite_url, admin_tokens=[TOKEN], protect_reads=True) as (client, _):
+        register_spec_example(client, AUTH)
+        refused = client.request(method, path, json=body)
+        assert refused.status_code == 401
+        assert "to read here" in refused.text
+        assert client.request(method, path, json=body, headers=AUTH).status_code == 200
+
+
+def test_health_stays_open_when_reads_are_protected(sqlite_url):
+    with client_for(sqlite_url, admin_tokens=[TOKEN], protect_reads=True) as (client, _):
+        assert client.get("/healthz").json() == {"status": "ok"}
+        assert client.get("/readyz").json()["status"] == "ready"
+
+
+def test_with_nothing_configured_writes_are_open(sqlite_url):
+    with client_for(sqlite_url) as (client, _):
+        register_spec_example(client)
+
+
+def test_client_authenticator_seam_is_tried_after_tokens(sqlite_url):
+    seen = []
+
+    async def authenticator(request, action):
+        seen.append((request.headers.get("app_key"), action, await request.body()))
+        return request.headers.get("app_key") == "good"
+
+    with client_for(sqlite_url) as (client, registry):
+        client.app.state.client_authenticator = authenticator
+        refused = client.post("/v1/server/a/register", json=SPEC_SERVER, headers={"APP_KEY": "bad"})
+        assert refused.status_code == 401
+        assert registry.servers() == []
+        allowed = client.post(
+            "/v1/server/a/register", json=SPEC_SERVER, headers={"APP_KEY": "good"}
+        )
+        assert allowed.status_code == 200
+        assert seen[-1][1] == "write"
+        assert b'"port":8888' in seen[-1][2].replace(b" ", b"")
+
+
+def test_a_failing_client_authenticator_denies(sqlite_url):
+    async def authenticator(request, action):
+        raise RuntimeError("down")
+
+    with client_for(sqlite_url) as (client, registry):
+        client.app.state.client_authenticator = authenticator
+        assert client.post("/v1/server/a/register", json=SPEC_SERVER).status_code == 401
+        assert registry.servers() == []
+
+
+# -- serve's bind check ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "::1", "localhost", "127.0.0.2"])
+def test_loopback_binds_without_tokens(host):
+    check_bind(Settings(host=host))
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "10.1.2.3", "registry.example"])
+def test_non_loopback_bind_without_tokens_is_refused(host):
+    with pytest.raises(UnsafeBind, match="FATE_REGISTRY_ADMIN_TOKENS"):
+        check_bind(Settings(host=host))
+
+
+def test_non_loopback_bind_with_tokens_or_insecure_is_allowed():
+    check_bind(Settings(host="0.0.0.0", admin_tokens=[TOKEN]))
+    check_bind(Settings(host="0.0.0.0"), insecure=True)
+
+
+# -- allowed_hosts ---------------------------------------------------------------------------
+
+ALLOWED = ["10.0.0.0/8", "*.svc.example", "fd00::/8"]
+
+
+@pytest.mark.parametrize("host", ["10.1.2.3", "a.svc.example", "B.SVC.EXAMPLE", "fd00::1"])
+def test_allowed_hosts_admit_matching_addresses(sqlite_url, host):
+    with client_for(sqlite_url, allowed_hosts=ALLOWED) as (client, _):
+        reply = client.post("/v1/server/a/register", json={"host": host, "port": 80})
+        assert reply.status_code == 200, reply.text
+
+
+@pytest.mark.parametrize("host", ["11.0.0.1", "svc.example", "evil.example", "fe80::1"])
+def test_allowed_hosts_refuse_others_with_403_and_store_nothing(sqlite_url, host):
+    with client_for(sqlite_url, allowed_hosts=ALLOWED) as (client, registry):
+        before = snapshot(registry)
+        reply = client.post(
+            "/v2/server/registry", json={"server_name": "a", "host": host, "port": 80}
+        )
+        assert reply.status_code == 403
+        assert reply.json()["code"] == 108
+        assert reply.json()["message"] == (
+            f"host: {host.lower()!r} is not allowed here (setting allowed_hosts); "
+            "nothing was stored"
+        )
+        assert snapshot(registry) == before
+
+
+def test_allowed_hosts_apply_to_the_legacy_body(sqlite_url):
+    with client_for(sqlite_url, allowed_hosts=ALLOWED) as (client, registry):
+        body = {"OK": {"host": "10.0.0.1", "port": 1}, "BAD": {"host": "8.8.8.8", "port": 1}}
+        reply = client.post("/v1/service/registry", json=body)
+        assert reply.status_code == 403
+        assert registry.servers() == []
+
+
+# -- connectivity check ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def listening_port() -> Iterator[int]:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        yield sock.getsockname()[1]
+
+
+@pytest.fixture
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_check_true_refuses_an_unreachable_server(sqlite_url, closed_port):
+    with client_for(sqlite_url) as (client, registry):
+        reply = client.post(
+            "/v1/server/a/register?check=true", json={"host": "127.0.0.1", "port": closed_port}
+        )
+        assert reply.status_code == 422
+        assert reply.json()["retcode"] == 105
+        assert reply.json()["retmsg"].startswith(
+            f"connectivity check: cannot connect to 127.0.0.1:{closed_port} ("
+        )
+        assert registry.servers() == []
+
+
+def test_check_true_admits_a_listening_server(sqlite_url, listening_port):
+    with client_for(sqlite_url) as (client, registry):
+        reply = client.post(
+            "/v2/server/registry?check=true",
+            json={"server_name": "a", "host": "127.0.0.1", "port": listening_port},
+        )
+        assert reply.status_code == 200
+        assert registry.server("a").port == listening_port
+
+
+def test_connectivity_setting_checks_and_check_false_overrides_it(sqlite_url, closed_port):
+    body = {"host": "127.0.0.1", "port": closed_port}
+    with client_for(sqlite_url, check_connectivity=True) as (client, _):
+        assert client.post("/v1/server/a/register", json=body).status_code == 422
+        assert client.post("/v1/server/a/register?check=false", json=body).status_code == 200
+
+
+# -- request ids, access log, secrets ---------------------------------------------------------
+
+
+def test_request_id_is_echoed_or_made(sqlite_url):
+    with client_for(sqlite_url) as (client, _):
+        assert (
+            client.get("/healthz", headers={"X-Request-ID": "abc-1"}).headers["x-request-id"]
+            == "abc-1"
+        )
+        made = client.get("/healthz", headers={"X-Request-ID": "bad id\x7f"}).headers
+        assert len(made["x-request-id"]) == 32
+
+
+def test_one_access_log_line_per_request_with_its_id(sqlite_url, caplog):
+    with client_for(sqlite_url) as (client, _):
+        with caplog.at_level(logging.INFO, logger="fate_registry.access"):
+            client.post("/v1/server/nope/get", headers={"X-Request-ID": "rid-42"})
+        lines = [r.getMessage() for r in caplog.records if r.name == "fate_registry.access"]
+        assert len(lines) == 1
+        assert lines[0].startswith("rid-42 ")
+        assert '"POST /v1/server/nope/get" 404' in lines[0]
+
+
+def test_no_reply_carries_a_token_tls_path_or_secret_value(sqlite_url):
+    with client_for(sqlite_url, admin_tokens=[TOKEN]) as (client, registry):
+        registry.register_server(
+            "tls",
+            "h",
+            443,
+            "https",
+            ca_bundle="/etc/ca-secret.pem",
+            client_cert="/etc/client-secret.pem",
+        )
+        client.post(
+            "/v1/service/registry",
+            headers=AUTH,
+            json={
+                "server_name": "tls",
+                "service_name": "signature",
+                "uri": "/s",
+                "headers": {"Authorization": "Bearer downstream-secret"},
+                "data": {"private_key": "pk-secret", "party_id": "9999"},
+            },
+        )
+        replies = [
+            client.post("/v1/server/get"),
+            client.get("/v2/server/query/all"),
+            client.post("/v1/service/query", json={"service_name": "signature"}),
+            client.get(
+                "/v2/server/service/query",
+                params={"server_name": "tls", "service_name": "signature"},
+            ),
+            client.post("/v1/server/a/register", json=SPEC_SERVER),
+            client.get("/openapi.json"),
+        ]
+        for reply in replies:
+            for secret in (TOKEN, "ca-secret", "client-secret", "downstream-secret", "pk-secret"):
+                assert secret not in reply.text
+        service = replies[3].json()["data"]
+        assert service["data"] == {"private_key": "********", "party_id": "9999"}
+        assert replies[0].json()["data"]["TLS"]["tls_ca_bundle_set"] is True

@@ -1,0 +1,90 @@
+"""Property-based run of schemathesis over /openapi.json: every route, over a thousand generated
+requests, no 5xx and every reply true to its declared schema. Bounded by examples and deadline."""
+
+from __future__ import annotations
+
+import tempfile
+import warnings
+from collections import Counter
+from pathlib import Path
+
+import schemathesis
+from fastapi import FastAPI
+from hypothesis import HealthCheck, settings
+from schemathesis.checks import (
+    content_type_conformance,
+    negative_data_rejection,
+    not_a_server_error,
+    positive_data_acceptance,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+    unsupported_method,
+)
+
+from fate_registry import Registry, Settings
+from fate_registry.http import create_app
+
+EXAMPLES_PER_ROUTE = 100
+MIN_REQUESTS = 1000
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+    response_headers_conformance,
+    positive_data_acceptance,
+    negative_data_rejection,
+    unsupported_method,
+]
+# Valid data may still be refused for what the schema cannot know: an unknown name (404), a
+# server with services (409), an unreachable address asked to be checked (422).
+CONFIG = schemathesis.Config.from_dict(
+    {
+        "checks": {
+            "positive_data_acceptance": {
+                "expected-statuses": ["2xx", "401", "403", "404", "409", "422"]
+            }
+        }
+    }
+)
+requests_made: Counter[str] = Counter()
+
+
+def _app_over_a_fresh_registry() -> tuple[Registry, FastAPI]:
+    # Built at import: schemathesis parametrizes from the schema while pytest collects.
+    url = f"sqlite:///{Path(tempfile.mkdtemp(prefix='fr-schemathesis-')) / 'registry.db'}"
+    registry = Registry(url, cache_ttl=0)
+    # Something to find, so reads also take their success paths.
+    registry.register_server("fate_test", "127.0.0.1", 8888)
+    registry.register_service("fate_test", "upload", "/v1/data/upload")
+    return registry, create_app(registry, Settings(db_url=url))
+
+
+registry, app = _app_over_a_fresh_registry()
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    schema = schemathesis.openapi.from_asgi("/openapi.json", app, config=CONFIG)
+
+
+@schema.parametrize()
+@settings(
+    max_examples=EXAMPLES_PER_ROUTE,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=list(HealthCheck),
+)
+def test_generated_requests_get_no_5xx_and_replies_match_the_schema(case):
+    requests_made[f"{case.operation.method.upper()} {case.operation.path}"] += 1
+    case.call_and_validate(checks=CHECKS)
+
+
+def test_the_run_covered_every_route_with_enough_requests():
+    routes = {f"{op.method.upper()} {op.path}" for op in _operations()}
+    assert set(requests_made) == routes
+    assert sum(requests_made.values()) >= MIN_REQUESTS, requests_made
+    print(f"schemathesis: {sum(requests_made.values())} requests", dict(requests_made))
+
+
+def _operations():
+    return [result.ok() for result in schema.get_all_operations()]
