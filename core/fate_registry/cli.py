@@ -122,8 +122,9 @@ class _Commands(TyperGroup):
         try:
             result = super().main(**call, standalone_mode=False)
         except typer.TyperException as exc:  # usage errors of the vendored click
-            if type(exc).__name__ == "NoArgsIsHelpError":  # the help is the message
-                typer.echo(exc.format_message(), err=True)
+            if type(exc).__name__ == "NoArgsIsHelpError":  # the message is the help
+                if exc.format_message().strip():  # rich help prints itself and returns ""
+                    typer.echo(exc.format_message(), err=True)
                 sys.exit(exc.exit_code)
             message = exc.format_message().rstrip(".").replace("Value error, ", "")
             command = getattr(getattr(exc, "ctx", None), "command_path", None)
@@ -342,7 +343,7 @@ def _json_option(name: str, text: str | None) -> dict[str, Any] | None:
 @server_app.command("register")
 def server_register(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="Server name (stored upper-case).")],
+    name: Annotated[str, typer.Argument(metavar="NAME", help="Server name (stored upper-case).")],
     host: Annotated[str, typer.Option(help="Hostname, IPv4 or IPv6 address.")],
     port: Annotated[int, typer.Option(help="Port, 1 to 65535.")],
     protocol: Annotated[str, typer.Option(help="http or https.")] = "http",
@@ -377,7 +378,7 @@ def server_list(ctx: typer.Context, as_json: JsonFlag = False) -> None:
 @server_app.command("show")
 def server_show(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="Server name.")],
+    name: Annotated[str, typer.Argument(metavar="NAME", help="Server name.")],
     as_json: JsonFlag = False,
 ) -> None:
     """Show a server and its services."""
@@ -403,7 +404,7 @@ def server_show(
 @server_app.command("delete")
 def server_delete(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="Server name.")],
+    name: Annotated[str, typer.Argument(metavar="NAME", help="Server name.")],
     cascade: Annotated[bool, typer.Option(help="Delete its services too.")] = False,
     as_json: JsonFlag = False,
 ) -> None:
@@ -425,8 +426,10 @@ def server_delete(
 @service_app.command("register")
 def service_register(
     ctx: typer.Context,
-    server: Annotated[str, typer.Argument(help="Server name.")],
-    service: Annotated[str, typer.Argument(help="Service name, e.g. upload or permission.")],
+    server: Annotated[str, typer.Argument(metavar="SERVER", help="Server name.")],
+    service: Annotated[
+        str, typer.Argument(metavar="SERVICE", help="Service name, e.g. upload or permission.")
+    ],
     uri: Annotated[str, typer.Option(help="Path on the server, starting with '/'.")],
     method: Annotated[str, typer.Option(help="GET, POST, PUT, PATCH or DELETE.")] = "POST",
     protocol: Annotated[
@@ -480,8 +483,8 @@ def service_list(
 @service_app.command("show")
 def service_show(
     ctx: typer.Context,
-    server: Annotated[str, typer.Argument(help="Server name.")],
-    service: Annotated[str, typer.Argument(help="Service name.")],
+    server: Annotated[str, typer.Argument(metavar="SERVER", help="Server name.")],
+    service: Annotated[str, typer.Argument(metavar="SERVICE", help="Service name.")],
     as_json: JsonFlag = False,
 ) -> None:
     """Show a service: its URL, method, params, data and headers."""
@@ -496,8 +499,8 @@ def service_show(
 @service_app.command("delete")
 def service_delete(
     ctx: typer.Context,
-    server: Annotated[str, typer.Argument(help="Server name.")],
-    service: Annotated[str, typer.Argument(help="Service name.")],
+    server: Annotated[str, typer.Argument(metavar="SERVER", help="Server name.")],
+    service: Annotated[str, typer.Argument(metavar="SERVICE", help="Service name.")],
     as_json: JsonFlag = False,
 ) -> None:
     """Delete a service."""
