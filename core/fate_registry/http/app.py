@@ -59,6 +59,7 @@ def create_app(registry: Registry, settings: Settings) -> FastAPI:
     @app.get(
         "/readyz",
         response_model=Health,
+        response_model_exclude_none=True,
         responses={503: {"model": Health, "description": "the database is unreachable"}},
         tags=["health"],
         summary="The database answers",

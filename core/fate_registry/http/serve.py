@@ -21,7 +21,14 @@ FACTORY = "fate_registry.http.app:app_from_env"
 ENV_PREFIX = "FATE_REGISTRY_"
 
 
-class UnsafeBind(ValueError):
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
+
+
+class ServeError(ValueError):
+    """``serve`` cannot start with these options; the message says why."""
+
+
+class UnsafeBind(ServeError):
     """Listening beyond loopback with writes open to anyone; ``--insecure`` overrides."""
 
 
@@ -92,6 +99,8 @@ def serve(
     settings: Settings, *, workers: int = 1, insecure: bool = False, log_level: str = "info"
 ) -> None:
     """Serve until interrupted. Raises UnsafeBind before listening when it would be unsafe."""
+    if log_level not in LOG_LEVELS:
+        raise ServeError(f"log level {log_level!r} is not one of {', '.join(LOG_LEVELS)}")
     check_bind(settings, insecure)
     options: dict[str, Any] = {
         "host": settings.host,
@@ -109,3 +118,22 @@ def serve(
         return
     with Registry(settings=settings) as registry:
         uvicorn.run(create_app(registry, settings), **options)
+
+
+def serve_with(
+    settings: Settings,
+    *,
+    host: str | None = None,
+    port: int | None = None,
+    workers: int = 1,
+    insecure: bool = False,
+    log_level: str = "info",
+) -> None:
+    """``serve`` with the command line's --host and --port over the settings."""
+    overrides = {key: value for key, value in (("host", host), ("port", port)) if value is not None}
+    serve(
+        Settings.model_validate({**settings.model_dump(), **overrides}),
+        workers=workers,
+        insecure=insecure,
+        log_level=log_level,
+    )
