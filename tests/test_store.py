@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from fate_registry import Conflict, Registry, ServerNotFound, ServiceNotFound
+from fate_registry import (
+    Conflict,
+    InvalidRegistration,
+    Registry,
+    ServerNotFound,
+    ServiceNotFound,
+)
+from fate_registry.models import ServerRegistration, ServiceRegistration
 
 pytestmark = pytest.mark.db
 
@@ -153,3 +160,14 @@ def test_second_registry_on_same_database_sees_writes(db_url: str, registry: Reg
     registry.register_server("third", host="h", port=1)
     with Registry(db_url) as other:
         assert [s.name for s in other.servers()] == ["THIRD"]
+
+
+def test_register_many_refuses_duplicates_and_writes_nothing(registry: Registry) -> None:
+    server = ServerRegistration(name="third", host="h", port=1)
+    service = ServiceRegistration(server_name="third", service_name="upload", uri="/u")
+    before = registry.revision
+    with pytest.raises(InvalidRegistration, match="services: given more than once: THIRD/upload"):
+        registry.register_many([server], [service, service])
+    with pytest.raises(InvalidRegistration, match="servers: given more than once: THIRD"):
+        registry.register_many([server, server], [])
+    assert registry.revision == before and registry.servers() == []

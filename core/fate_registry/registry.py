@@ -135,6 +135,8 @@ class Registry:
         self, servers: list[ServerRegistration], services: list[ServiceRegistration]
     ) -> tuple[int, int]:
         """Write validated registrations in one transaction (see ``fate_registry.transfer``)."""
+        _refuse_duplicates("servers", [s.name for s in servers])
+        _refuse_duplicates("services", [f"{s.server_name}/{s.service_name}" for s in services])
         counts = self.store.upsert_many(servers, services)
         self._invalidate()
         return counts
@@ -209,3 +211,12 @@ def _names(server: str, service: str) -> tuple[str, str]:
         return _server(server), service_name(service)
     except ValueError as exc:
         raise InvalidRegistration([("service_name", str(exc))]) from None
+
+
+def _refuse_duplicates(field: str, keys: list[str]) -> None:
+    seen: set[str] = set()
+    twice: set[str] = set()
+    for key in keys:
+        (twice if key in seen else seen).add(key)
+    if twice:
+        raise InvalidRegistration([(field, f"given more than once: {', '.join(sorted(twice))}")])

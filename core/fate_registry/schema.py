@@ -52,7 +52,18 @@ def ensure_current(engine: Engine, upgrade_empty: bool = True) -> None:
             if current(engine) != head():
                 raise
         return
+    if version is not None and not _known(version):
+        raise SchemaOutOfDate(
+            f"the registry database is at schema {version}, which this version of fate-registry "
+            f"does not know (it needs {head()}): it was written by a newer release; upgrade "
+            "fate-registry"
+        )
     raise SchemaOutOfDate(
         f"the registry database is at schema {version or 'none'}, this code needs {head()}: "
         "run `fate-registry db upgrade`"
     )
+
+
+def _known(version: str) -> bool:
+    scripts = ScriptDirectory.from_config(_config())
+    return any(script.revision == version for script in scripts.walk_revisions())

@@ -186,25 +186,19 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
-        config_file = os.environ.get(CONFIG_ENV)
+        config_file = settings_cls.model_config.get("toml_file") or os.environ.get(CONFIG_ENV)
         if config_file:
-            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config_file)))
+            path = Path(str(config_file))
+            if not path.is_file():
+                raise FileNotFoundError(f"config file {str(path)!r} does not exist")
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
         return tuple(sources)
 
 
 def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Settings:
     """Settings from the environment, ``config_file`` (or $FATE_REGISTRY_CONFIG) and overrides."""
-    if config_file is not None:
-        path = Path(config_file)
-        if not path.is_file():
-            raise FileNotFoundError(f"config file {str(path)!r} does not exist")
-        previous = os.environ.get(CONFIG_ENV)
-        os.environ[CONFIG_ENV] = str(path)
-        try:
-            return Settings(**overrides)
-        finally:
-            if previous is None:
-                del os.environ[CONFIG_ENV]
-            else:
-                os.environ[CONFIG_ENV] = previous
-    return Settings(**overrides)
+    if config_file is None:
+        return Settings(**overrides)
+    config = {**Settings.model_config, "toml_file": config_file}
+    with_file: type[Settings] = type("Settings", (Settings,), {"model_config": config})
+    return with_file(**overrides)
