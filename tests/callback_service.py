@@ -154,8 +154,9 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve(app: Any) -> Iterator[tuple[str, int]]:
-    """Serve ``app`` on a free loopback port until the block ends; never waits for slow calls."""
+def serve(app: Any, **options: Any) -> Iterator[tuple[str, int]]:
+    """Serve ``app`` on a free loopback port until the block ends; never waits for slow calls.
+    ``options`` go to ``uvicorn.Config`` (e.g. the ``ssl_*`` ones)."""
     port = free_port()
     config = uvicorn.Config(
         app,
@@ -164,6 +165,7 @@ def serve(app: Any) -> Iterator[tuple[str, int]]:
         log_level="warning",
         lifespan="off",
         timeout_graceful_shutdown=0,
+        **options,
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)

@@ -327,3 +327,58 @@ def test_download_streams_to_the_destination_atomically(registry: Registry, tmp_
 def test_no_apireader_service_is_an_error_saying_so(registry: Registry) -> None:
     with pytest.raises(HookFailed, match="no plugin answered query"):
         dispatcher(registry).query({"job_id": "x"})
+
+
+# -- https ------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tls_callback(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[dict[str, Path], int]]:
+    import ssl
+
+    from tls_files import make_tls_files
+
+    files = make_tls_files(tmp_path_factory.mktemp("tls"))
+    options = {
+        "ssl_certfile": str(files["server_cert"]),
+        "ssl_keyfile": str(files["server_key"]),
+        "ssl_ca_certs": str(files["ca"]),
+        "ssl_cert_reqs": ssl.CERT_REQUIRED,  # the client must present a certificate
+    }
+    with serve(callback_app(), **options) as (_, port):
+        yield files, port
+
+
+def test_https_with_the_servers_ca_bundle_and_client_certificate(
+    sqlite_url: str, tls_callback: tuple[dict[str, Path], int]
+) -> None:
+    files, port = tls_callback
+    with Registry(sqlite_url, cache_ttl=0) as reg:
+        reg.register_server(
+            "HOOK",
+            "127.0.0.1",
+            port,
+            "https",
+            ca_bundle=str(files["ca"]),
+            client_cert=str(files["client"]),
+        )
+        reg.register_service("HOOK", "permission", "/allow")
+        outcome = dispatcher(reg).permission(PERMISSION)
+        assert (outcome.allowed, outcome.message) == (True, "welcome")
+
+
+@pytest.mark.parametrize("missing", ["ca_bundle", "client_cert"])
+def test_https_without_the_ca_or_the_client_certificate_fails_closed(
+    sqlite_url: str, tls_callback: tuple[dict[str, Path], int], missing: str
+) -> None:
+    files, port = tls_callback
+    tls = {"ca_bundle": str(files["ca"]), "client_cert": str(files["client"])}
+    del tls[missing]
+    with Registry(sqlite_url, cache_ttl=0) as reg:
+        reg.register_server("HOOK", "127.0.0.1", port, "https", **tls)
+        reg.register_service("HOOK", "permission", "/allow")
+        outcome = dispatcher(reg, permission={"retries": 0}).permission(PERMISSION)
+        assert (outcome.allowed, outcome.failed) == (False, True)
+        assert "connection failed" in (outcome.error or ""), outcome.error
