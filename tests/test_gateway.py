@@ -68,7 +68,7 @@ def provider() -> Iterator[tuple[str, int]]:
 
 def gateway_app(registry: Registry, settings: Settings) -> FastAPI:
     app = create_app(registry, settings)
-    if not any(getattr(r, "path", "") == "/v1/hook/permission" for r in app.routes):
+    if not getattr(app.state, "hook_gateway", False):
         gateway_module.install(app)  # until app.py mounts the gateway itself
     pm = build_plugin_manager(load=set(), entry_points=[])
     pm.register(fate_registry_http, "http")

@@ -10,11 +10,8 @@ import itertools
 import logging
 import os
 import re
-import threading
 import time
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -46,6 +43,7 @@ from .errors import RegistryError
 from .metrics import DEFAULT_METRICS, HookMetrics
 from .plugins import PluginManager, plugin_manager
 from .settings import CapabilitySettings, HooksSettings
+from .workers import DeadlineExceeded, Workers
 
 if TYPE_CHECKING:
     from .registry import Registry
@@ -133,8 +131,7 @@ class Dispatcher:
         self._caches: dict[str, TTLCache[Outcome]] = {
             c: TTLCache(settings.cache_size) for c in DECISIONS
         }
-        self._pool: ThreadPoolExecutor | None = None
-        self._pool_lock = threading.Lock()
+        self._workers = Workers(settings.max_workers)
         self._chains: dict[str, list[tuple[str, Any]]] = {}
 
     # -- typed facade ---------------------------------------------------------------------
@@ -185,9 +182,7 @@ class Dispatcher:
             cache.clear()
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
+        self._workers.shutdown()
 
     # -- decisions ------------------------------------------------------------------------
 
@@ -320,15 +315,10 @@ class Dispatcher:
             if name in cfg.inline:
                 answer = impl.function(*args)
                 if time.monotonic() > context.deadline:
-                    raise FutureTimeout
+                    raise DeadlineExceeded
             else:
-                future = self._executor().submit(impl.function, *args)
-                try:
-                    answer = future.result(timeout=remaining)
-                except FutureTimeout:
-                    future.cancel()
-                    raise
-        except FutureTimeout:
+                answer = self._workers.call(impl.function, tuple(args), remaining)
+        except DeadlineExceeded:
             elapsed = time.monotonic() - started
             self.metrics.call(capability, name, "timeout", elapsed)
             raise _Failure("timeout", f"timed out after {elapsed:.2f} s") from None
@@ -406,15 +396,6 @@ class Dispatcher:
             server_name=server,
             signing_secret=secret.get_secret_value() if secret is not None else None,
         )
-
-    def _executor(self) -> ThreadPoolExecutor:
-        if self._pool is None:
-            with self._pool_lock:
-                if self._pool is None:
-                    self._pool = ThreadPoolExecutor(
-                        self.settings.max_workers, thread_name_prefix="fate-registry-hook"
-                    )
-        return self._pool
 
     def _record(self, outcome: Outcome, request: BaseModel) -> None:
         if outcome.failed:

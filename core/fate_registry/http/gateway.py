@@ -146,6 +146,7 @@ def install(app: FastAPI) -> None:
     when admin tokens are set or ``hooks.api_authentication`` is on."""
     app.include_router(router)
     app.include_router(metrics_router)
+    app.state.hook_gateway = True
     settings: Settings = app.state.settings
     if settings.admin_tokens or settings.hooks.api_authentication:
         app.state.client_authenticator = client_authenticator

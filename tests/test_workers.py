@@ -1,0 +1,58 @@
+"""Worker threads under a deadline: results, errors, abandonment, saturation, clean exit."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from fate_registry.workers import DeadlineExceeded, Workers
+
+
+def test_a_call_returns_its_result_from_a_worker_thread() -> None:
+    workers = Workers(2)
+    assert workers.call(lambda: threading.current_thread().name, (), 1).startswith(
+        "fate-registry-hook"
+    )
+
+
+def test_a_call_raises_the_functions_error() -> None:
+    with pytest.raises(KeyError, match="x"):
+        Workers(1).call({}.__getitem__, ("x",), 1)
+
+
+def test_the_caller_stops_waiting_at_the_deadline() -> None:
+    started = time.monotonic()
+    with pytest.raises(DeadlineExceeded):
+        Workers(1).call(time.sleep, (5,), 0.2)
+    assert time.monotonic() - started < 0.4
+
+
+def test_when_every_worker_is_busy_calls_wait_within_their_deadline_and_are_skipped() -> None:
+    workers = Workers(1)
+    release = threading.Event()
+    ran: list[str] = []
+    with pytest.raises(DeadlineExceeded):
+        workers.call(release.wait, (5,), 0.1)  # occupies the only worker
+    with pytest.raises(DeadlineExceeded):
+        workers.call(ran.append, ("late",), 0.1)  # queued behind it, then abandoned
+    release.set()
+    assert workers.call(ran.append, ("next",), 1) is None
+    assert ran == ["next"]
+    time.sleep(0.05)
+    assert (workers._threads, workers._idle, workers._backlog) == (1, 1, 0)
+
+
+def test_a_hung_call_does_not_hold_the_interpreter_at_exit() -> None:
+    code = (
+        "import time; from fate_registry.workers import Workers, DeadlineExceeded\n"
+        "try:\n    Workers(1).call(time.sleep, (60,), 0.1)\n"
+        "except DeadlineExceeded:\n    print('gave up')\n"
+    )
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
+    assert done.stdout.strip() == "gave up"
+    assert time.monotonic() - started < 10
