@@ -165,8 +165,9 @@ def test_non_loopback_bind_without_tokens_is_refused(host):
         check_bind(Settings(host=host))
 
 
-def test_non_loopback_bind_with_tokens_or_insecure_is_allowed():
+def test_non_loopback_bind_with_tokens_chain_or_insecure_is_allowed():
     check_bind(Settings(host="0.0.0.0", admin_tokens=[TOKEN]))
+    check_bind(Settings(host="0.0.0.0", hooks={"api_authentication": True}))
     check_bind(Settings(host="0.0.0.0"), insecure=True)
 
 

@@ -44,11 +44,14 @@ def is_loopback(host: str) -> bool:
 def check_bind(settings: Settings, insecure: bool = False) -> None:
     if is_loopback(settings.host) or insecure:
         return
-    if not authentication_configured(settings, None):
+    # The plugin framework's client_authentication chain protects writes when this is on.
+    chain = getattr(getattr(settings, "hooks", None), "api_authentication", False)
+    if not authentication_configured(settings, None) and not chain:
         raise UnsafeBind(
             f"refusing to listen on {settings.host}: anyone who can reach it could register or "
             "delete services. Set FATE_REGISTRY_ADMIN_TOKENS (then writes need "
-            "'Authorization: Bearer <token>'), listen on 127.0.0.1, or pass --insecure."
+            "'Authorization: Bearer <token>') or FATE_REGISTRY_HOOKS__API_AUTHENTICATION=true "
+            "(FATE's client_authentication chain), listen on 127.0.0.1, or pass --insecure."
         )
 
 
