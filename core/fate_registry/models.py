@@ -105,6 +105,8 @@ def _uri(value: Any) -> str:
         raise ValueError("must be a path starting with '/', without scheme or host")
     if any(c.isspace() for c in value):
         raise ValueError("must not contain spaces")
+    if not (value.isascii() and value.isprintable()):  # a NUL breaks PostgreSQL's text columns
+        raise ValueError("must be printable ASCII (percent-encode other characters)")
     return value
 
 
