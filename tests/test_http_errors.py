@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from http_support import client_for, register_spec_example, snapshot
+from http_support import SPEC_SERVICE, client_for, register_spec_example, snapshot
 
 from fate_registry import Registry
 
@@ -97,6 +97,36 @@ CASES = {
         {"content": b"{'a': 1}", "headers": {"Content-Type": "application/json"}},
         400, 101, "body: is not valid JSON (Expecting property name enclosed in double quotes)",
     ),
+    "v2 NaN, not JSON": (
+        "POST", "/v2/server/service/registry",
+        {"content": b'{"server_name": "fate_test", "service_name": "s", "uri": "/x", '
+                    b'"data": {"x": NaN}}', "headers": {"Content-Type": "application/json"}},
+        400, 101, "body: is not valid JSON (NaN is not a JSON value)",
+    ),
+    "v2 number out of range": (
+        "POST", "/v2/server/service/registry",
+        {"content": b'{"server_name": "fate_test", "service_name": "s", "uri": "/x", '
+                    b'"params": {"x": 1e999}}', "headers": {"Content-Type": "application/json"}},
+        400, 101, "body: is not valid JSON (number 1e999 is out of range)",
+    ),
+    "v1 unpaired surrogate": (
+        "POST", "/v1/service/registry",
+        {"content": b'{"server_name": "fate_test", "service_name": "s", "uri": "/x", '
+                    b'"headers": {"x": "\\udc00"}}',
+         "headers": {"Content-Type": "application/json"}},
+        400, 101, "body: is not valid JSON (a string holds an unpaired surrogate (\\ud800 to "
+                  "\\udfff))",
+    ),
+    "v1 nested too deep": (
+        "POST", "/v1/service/query",
+        {"content": b"[" * 5000 + b"]" * 5000, "headers": {"Content-Type": "application/json"}},
+        400, 101, "body: is not valid JSON (nested deeper than 64 levels)",
+    ),
+    "v1 NUL in a uri": (
+        "POST", "/v1/service/registry",
+        {"json": {"server_name": "fate_test", "service_name": "s", "uri": "/a\x00b"}},
+        400, 101, "uri: must be printable ASCII (percent-encode other characters)",
+    ),
     "v1 form body": (
         "POST", "/v1/server/a/register", {"data": {"host": "h", "port": "1"}},
         400, 101, "body: must be a JSON object sent with Content-Type: application/json",
@@ -169,3 +199,35 @@ def test_a_bug_is_500_and_its_reply_tells_nothing_of_the_cause(api, monkeypatch)
     assert reply.status_code == 500
     assert reply.json() == {"retcode": 100, "retmsg": "internal error: see the server log"}
     assert "hunter2" not in reply.text
+
+
+@pytest.fixture
+def backend_api(db_url: str) -> Iterator[tuple[object, Registry]]:
+    with client_for(db_url) as (client, registry):
+        register_spec_example(client)
+        yield client, registry
+
+
+BACKEND_TRAPS = {
+    "NUL in a uri": {"json": {**SPEC_SERVICE, "uri": "/a\x00b"}},
+    "NaN in data": {
+        "content": b'{"server_name": "fate_test", "service_name": "s", "uri": "/x", '
+        b'"data": {"x": NaN}}',
+        "headers": {"Content-Type": "application/json"},
+    },
+    "unpaired surrogate in a key": {
+        "content": b'{"server_name": "fate_test", "service_name": "s", "uri": "/x", '
+        b'"data": {"\\ud800": 1}}',
+        "headers": {"Content-Type": "application/json"},
+    },
+}
+
+
+@pytest.mark.parametrize("kwargs", BACKEND_TRAPS.values(), ids=BACKEND_TRAPS.keys())
+def test_what_a_backend_cannot_store_is_400_on_every_backend(backend_api, kwargs):
+    client, registry = backend_api
+    before = snapshot(registry)
+    reply = client.post("/v1/service/registry", **kwargs)
+    assert reply.status_code == 400
+    assert reply.json()["retcode"] == 101
+    assert snapshot(registry) == before

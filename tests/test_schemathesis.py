@@ -3,12 +3,14 @@ requests, no 5xx and every reply true to its declared schema. Bounded by example
 
 from __future__ import annotations
 
+import os
 import tempfile
 import warnings
 from collections import Counter
 from pathlib import Path
 
 import schemathesis
+from conftest import reset_database
 from fastapi import FastAPI
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import (
@@ -53,7 +55,11 @@ requests_made: Counter[str] = Counter()
 
 def _app_over_a_fresh_registry() -> tuple[Registry, FastAPI]:
     # Built at import: schemathesis parametrizes from the schema while pytest collects.
-    url = f"sqlite:///{Path(tempfile.mkdtemp(prefix='fr-schemathesis-')) / 'registry.db'}"
+    url = os.environ.get("FATE_REGISTRY_TEST_SCHEMATHESIS_URL")
+    if url:  # e.g. a PostgreSQL or MySQL database of its own, emptied first
+        reset_database(url)
+    else:
+        url = f"sqlite:///{Path(tempfile.mkdtemp(prefix='fr-schemathesis-')) / 'registry.db'}"
     registry = Registry(url, cache_ttl=0)
     # Something to find, so reads also take their success paths.
     registry.register_server("fate_test", "127.0.0.1", 8888)

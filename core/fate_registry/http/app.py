@@ -13,7 +13,7 @@ from ..registry import Registry
 from ..settings import Settings, load_settings
 from . import errors, gateway, v1, v2
 from .guard import HostRules
-from .middleware import BodyLimit, RequestLog
+from .middleware import BodyGuard, RequestLog
 from .schemas import Health
 from .security import document_security
 
@@ -41,7 +41,7 @@ def create_app(registry: Registry, settings: Settings) -> FastAPI:
 
     _document_security(app)
     errors.install(app)
-    app.add_middleware(BodyLimit)
+    app.add_middleware(BodyGuard)
     app.add_middleware(RequestLog)  # added last: outermost, so it sees every reply
     app.include_router(v1.router)
     app.include_router(v2.router)

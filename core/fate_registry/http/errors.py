@@ -33,6 +33,9 @@ _HTTP_CODES = {
 _FIELD_NAMES = {"name": "server_name"}
 
 
+TOO_LARGE = "request body is larger than the limit of 1 MiB"
+
+
 class APIError(Exception):
     """An error the client caused, with the HTTP status and code to answer."""
 
@@ -118,7 +121,7 @@ async def _on_http(request: Request, exc: Exception) -> JSONResponse:
     messages = {
         404: f"no route {request.url.path!r}: see /docs for the routes",
         405: f"method {request.method} is not allowed on {request.url.path!r}",
-        413: "request body is larger than the limit of 1 MiB",
+        413: TOO_LARGE,
     }
     message = messages.get(exc.status_code, str(exc.detail))
     return error_reply(request, exc.status_code, message, exc.headers)

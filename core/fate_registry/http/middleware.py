@@ -10,11 +10,12 @@ import uuid
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .errors import error_reply
+from .errors import TOO_LARGE, error_reply
+from .jsonbody import strict_json_problem
 
 access_log = logging.getLogger("fate_registry.access")
 
-MAX_BODY = 1024 * 1024
+MAX_BODY = 1024 * 1024  # TOO_LARGE says so
 REQUEST_ID_HEADER = "x-request-id"
 _SANE_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
@@ -59,9 +60,10 @@ class RequestLog:
             )
 
 
-class BodyLimit:
-    """Refuse bodies over ``limit`` bytes with 413: by Content-Length up front, and while the
-    body is read, so a chunked or lying request cannot get past it."""
+class BodyGuard:
+    """Refuse bodies over ``limit`` bytes with 413, by Content-Length up front and by counting
+    while the body is read, so a chunked or lying request cannot get past it; and JSON bodies
+    that are not strict JSON (see jsonbody.py) with 400, before any route sees them."""
 
     def __init__(self, app: ASGIApp, limit: int = MAX_BODY) -> None:
         self.app = app
@@ -71,13 +73,48 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        length = dict(scope["headers"]).get(b"content-length", b"")
+        headers = dict(scope["headers"])
+        length = headers.get(b"content-length", b"")
         if length.isdigit() and int(length) > self.limit:
-            await self._too_large(scope, receive, send)
+            await _reply(scope, receive, send, 413, TOO_LARGE)
             return
+        if _is_json(headers.get(b"content-type", b"")):
+            await self._json(scope, receive, send)
+        else:
+            await self.app(scope, self._counting(receive), send)
+
+    async def _json(self, scope: Scope, receive: Receive, send: Send) -> None:
+        chunks, size, more = [], 0, True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":  # the client went away
+                return
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            if size > self.limit:
+                await _reply(scope, receive, send, 413, TOO_LARGE)
+                return
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        problem = strict_json_problem(body) if body else None
+        if problem is not None:
+            await _reply(scope, receive, send, 400, f"body: is not valid JSON ({problem})")
+            return
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+    def _counting(self, receive: Receive) -> Receive:
         received = 0
 
-        async def limited_receive() -> Message:
+        async def counting_receive() -> Message:
             nonlocal received
             message = await receive()
             if message["type"] == "http.request":
@@ -88,8 +125,15 @@ class BodyLimit:
                     raise HTTPException(413)
             return message
 
-        await self.app(scope, limited_receive, send)
+        return counting_receive
 
-    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = error_reply(scope["path"], 413, "request body is larger than the limit of 1 MiB")
-        await response(scope, receive, send)
+
+def _is_json(content_type: bytes) -> bool:
+    media = content_type.split(b";", 1)[0].strip().lower()
+    return media == b"application/json" or (
+        media.startswith(b"application/") and media.endswith(b"+json")
+    )
+
+
+async def _reply(scope: Scope, receive: Receive, send: Send, status: int, message: str) -> None:
+    await error_reply(scope["path"], status, message)(scope, receive, send)

@@ -96,16 +96,14 @@ Port = Annotated[
         }
     ),
 ]
-# Spaces, as str.isspace() knows them, and control characters.
-_NOT_IN_URI = r"\s\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
 Uri = Annotated[
     models.Uri,
     WithJsonSchema(
         {
             "type": "string",
-            "pattern": rf"^/([^/{_NOT_IN_URI}][^{_NOT_IN_URI}]*)?$",
+            "pattern": r"^/([!-.0-~][!-~]*)?$",
             "maxLength": models.MAX_URI,
-            "description": "path on the server, starting with a single '/', no spaces",
+            "description": "path on the server: one '/', then printable ASCII without spaces",
         }
     ),
 ]

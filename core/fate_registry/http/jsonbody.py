@@ -1,0 +1,66 @@
+"""JSON bodies as RFC 8259 defines them: Python's parser also takes NaN, Infinity, numbers that
+overflow to infinity and unpaired surrogates, which no database backend can store or reply with;
+and nesting deeper than MySQL's JSON allows."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+MAX_DEPTH = 64
+
+
+class NotJSON(ValueError):
+    """Python parsed it, but it is not JSON every backend stores; the message says why."""
+
+
+def _no_constant(name: str) -> Any:
+    raise NotJSON(f"{name} is not a JSON value")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise NotJSON(f"number {text[:32]} is out of range")
+    return value
+
+
+def strict_json_problem(body: bytes) -> str | None:
+    """Why ``body`` is not strict JSON, or None: valid, or a syntax error FastAPI reports."""
+    try:
+        value = json.loads(body, parse_constant=_no_constant, parse_float=_finite)
+    except NotJSON as exc:
+        return str(exc)
+    except RecursionError:
+        return f"nested deeper than {MAX_DEPTH} levels"
+    except ValueError:
+        return None
+    return _walk(value)
+
+
+def _walk(value: Any) -> str | None:
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return f"nested deeper than {MAX_DEPTH} levels"
+        if isinstance(item, str):
+            if not _encodable(item):
+                return "a string holds an unpaired surrogate (\\ud800 to \\udfff)"
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                if not _encodable(key):
+                    return "a key holds an unpaired surrogate (\\ud800 to \\udfff)"
+                stack.append((child, depth + 1))
+        elif isinstance(item, list):
+            stack.extend((child, depth + 1) for child in item)
+    return None
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
