@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from fate_registry import hookimpl
+from fate_registry import hookimpl, nonblocking
 from fate_registry.capabilities import Decision, PermissionRequest, Signature
 from fate_registry.dispatch import Dispatcher, InvalidRequest, mask
 from fate_registry.metrics import HookMetrics
@@ -256,6 +256,32 @@ def test_plugins_run_in_worker_threads_unless_inline() -> None:
     )
     assert yes.threads[0].startswith("fate-registry-hook")
     assert yes.threads[1] == threading.current_thread().name
+
+
+class Nonblocking:
+    def __init__(self, delay: float = 0.0) -> None:
+        self.delay = delay
+        self.threads: list[str] = []
+
+    @hookimpl
+    @nonblocking
+    def permission(self) -> Decision:
+        self.threads.append(threading.current_thread().name)
+        time.sleep(self.delay)
+        return Decision.allow()
+
+
+def test_nonblocking_plugins_run_in_the_callers_thread() -> None:
+    plugin = Nonblocking()
+    assert dispatcher(manager(local=plugin)).permission(PERMISSION).allowed
+    assert plugin.threads == [threading.current_thread().name]
+
+
+def test_nonblocking_plugin_past_its_deadline_is_a_timeout() -> None:
+    d = dispatcher(manager(slow=Nonblocking(delay=0.1)), permission={"timeout": 0.05})
+    answer = d.permission(PERMISSION)
+    assert not answer.allowed and answer.failed
+    assert "timed out" in (answer.error or "")
 
 
 def test_invalid_request_names_the_field() -> None:

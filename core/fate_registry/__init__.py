@@ -8,7 +8,7 @@ from .errors import (
     ServerNotFound,
     ServiceNotFound,
 )
-from .markers import hookimpl
+from .markers import hookimpl, nonblocking
 from .models import ResolvedService, Server, Service
 from .registry import Registry
 from .settings import Settings, load_settings
@@ -27,4 +27,5 @@ __all__ = [
     "Settings",
     "hookimpl",
     "load_settings",
+    "nonblocking",
 ]

@@ -40,6 +40,7 @@ from .capabilities import (
 from .context import HookContext
 from .decision_cache import TTLCache
 from .errors import RegistryError
+from .markers import NONBLOCKING
 from .metrics import DEFAULT_METRICS, HookMetrics
 from .plugins import PluginManager, plugin_manager
 from .settings import CapabilitySettings, HooksSettings
@@ -312,7 +313,7 @@ class Dispatcher:
             self.metrics.call(capability, name, "timeout", 0.0)
             raise _Failure("timeout", "no time left in the budget")
         try:
-            if name in cfg.inline:
+            if name in cfg.inline or getattr(impl.function, NONBLOCKING, False):
                 answer = impl.function(*args)
                 if time.monotonic() > context.deadline:
                     raise DeadlineExceeded
