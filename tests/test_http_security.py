@@ -316,3 +316,54 @@ def test_no_reply_carries_a_token_tls_path_or_secret_value(sqlite_url):
         service = replies[3].json()["data"]
         assert service["data"] == {"private_key": "********", "party_id": "9999"}
         assert replies[0].json()["data"]["TLS"]["tls_ca_bundle_set"] is True
+
+
+# -- health and the OpenAPI document ----------------------------------------------------------
+
+
+def test_readyz_is_503_without_the_cause_when_the_database_fails(sqlite_url, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    with client_for(sqlite_url) as (client, registry):
+
+        def down() -> int:
+            raise OperationalError("SELECT 1", {}, Exception("password=hunter2 refused"))
+
+        monkeypatch.setattr(registry.store, "revision", down)
+        reply = client.get("/readyz")
+        assert reply.status_code == 503
+        assert reply.json() == {
+            "status": "unavailable",
+            "reason": "database unreachable (OperationalError)",
+        }
+        assert client.get("/healthz").status_code == 200
+
+
+def _secured(client) -> dict[str, bool]:
+    paths = client.get("/openapi.json").json()["paths"]
+    return {
+        f"{method.upper()} {path}": "security" in operation
+        for path, operations in paths.items()
+        for method, operation in operations.items()
+        if path.startswith(("/v1/server", "/v1/service", "/v2/"))
+    }
+
+
+def test_openapi_shows_no_security_when_nothing_is_configured(sqlite_url):
+    with client_for(sqlite_url) as (client, _):
+        assert not any(_secured(client).values())
+        assert "securitySchemes" not in client.get("/openapi.json").json().get("components", {})
+
+
+def test_openapi_marks_writes_as_needing_a_token(sqlite_url):
+    with client_for(sqlite_url, admin_tokens=[TOKEN]) as (client, _):
+        secured = _secured(client)
+    assert secured["POST /v1/server/{server_name}/register"]
+    assert secured["POST /v2/server/service/delete"]
+    assert not secured["GET /v2/server/query"]
+    assert not secured["POST /v1/server/get"]
+
+
+def test_openapi_marks_reads_too_when_they_are_protected(sqlite_url):
+    with client_for(sqlite_url, admin_tokens=[TOKEN], protect_reads=True) as (client, _):
+        assert all(_secured(client).values())

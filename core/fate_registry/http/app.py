@@ -82,9 +82,7 @@ def _document_security(app: FastAPI) -> None:
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            app.openapi_schema = document_security(app, generate())
-        return app.openapi_schema
+        return document_security(app, generate())  # FastAPI caches; marking again is cheap
 
     app.openapi = openapi  # type: ignore[method-assign]
 

@@ -6,6 +6,9 @@ Rules:
   and ``serve`` refuses to listen beyond loopback in that state (see ``serve.py``).
 - Methods are tried in order: bearer tokens from ``admin_tokens`` (compared in constant time),
   then the client authenticator, if one is installed.
+- A route declares its access with ``**access("write")`` (or "read"): the dependency that calls
+  ``authorize``, and an ``x-access`` mark from which /openapi.json shows the bearer scheme on the
+  operations that need it with the current settings.
 
 Seam for the plugin framework: set ``app.state.client_authenticator`` to an async callable
 ``(request, action) -> bool``. It is called only when no admin token matched; True lets the
@@ -24,7 +27,6 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, Header, Request
-from fastapi.routing import APIRoute
 
 from ..settings import Settings
 from .errors import APIError
@@ -95,8 +97,11 @@ async def write_access(request: Request, authorization: AuthorizationHeader = No
     await authorize(request, "write")
 
 
-CanRead = Depends(read_access)
-CanWrite = Depends(write_access)
+def access(action: Action) -> dict[str, Any]:
+    """Route options that enforce ``action`` and say so in the OpenAPI document:
+    ``@router.post(path, **access("write"))``."""
+    check = write_access if action == "write" else read_access
+    return {"dependencies": [Depends(check)], "openapi_extra": {"x-access": action}}
 
 
 def document_security(app: FastAPI, schema: dict[str, Any]) -> dict[str, Any]:
@@ -110,11 +115,9 @@ def document_security(app: FastAPI, schema: dict[str, Any]) -> dict[str, Any]:
         "scheme": "bearer",
         "description": "one of FATE_REGISTRY_ADMIN_TOKENS",
     }
-    protected: set[object] = (
-        {write_access, read_access} if settings.protect_reads else {write_access}
-    )
-    for route in app.routes:
-        if isinstance(route, APIRoute) and protected & {d.dependency for d in route.dependencies}:
-            for method in route.methods or ():
-                schema["paths"][route.path][method.lower()]["security"] = [{"bearer": []}]
+    protected = {"write", "read"} if settings.protect_reads else {"write"}
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            if operation.get("x-access") in protected:
+                operation["security"] = [{"bearer": []}]
     return schema

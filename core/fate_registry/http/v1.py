@@ -27,7 +27,7 @@ from .schemas import (
     servers_by_name,
     service_view,
 )
-from .security import CanRead, CanWrite
+from .security import access
 
 router = APIRouter(prefix="/v1", tags=["v1: FATE Flow 1.x"], responses=error_responses(V1Error))
 
@@ -37,7 +37,7 @@ NameInPath = Annotated[ServerName, Path(description="server name, stored upper-c
 @router.post(
     "/server/{server_name}/register",
     response_model=V1Reply[Server],
-    dependencies=[CanWrite],
+    **access("write"),
     summary="Register a server, or move it",
 )
 def register_server(
@@ -51,7 +51,7 @@ def register_server(
 @router.post(
     "/service/registry",
     response_model=V1Reply[Service | LegacyRegistered],
-    dependencies=[CanWrite],
+    **access("write"),
     summary="Register a service (or, legacy form, servers with their services)",
     description=(
         "Standard form: `{server_name, service_name, uri, method?, protocol?, params?, data?, "
@@ -107,7 +107,7 @@ def _legacy_registrations(
 @router.post(
     "/server/{server_name}/get",
     response_model=V1Reply[Server],
-    dependencies=[CanRead],
+    **access("read"),
     summary="One server",
 )
 def get_server(request: Request, server_name: NameInPath) -> JSONResponse:
@@ -117,7 +117,7 @@ def get_server(request: Request, server_name: NameInPath) -> JSONResponse:
 @router.post(
     "/server/get",
     response_model=V1Reply[dict[str, Server]],
-    dependencies=[CanRead],
+    **access("read"),
     summary="Every server, by name (no secrets, unlike FATE Flow's)",
 )
 def get_servers(request: Request) -> JSONResponse:
@@ -127,7 +127,7 @@ def get_servers(request: Request) -> JSONResponse:
 @router.post(
     "/service/query",
     response_model=V1Reply[ServiceList],
-    dependencies=[CanRead],
+    **access("read"),
     summary="The services of a name, on one server or on all",
 )
 def query_service(request: Request, body: ServiceQueryBody) -> JSONResponse:
@@ -147,7 +147,7 @@ def query_service(request: Request, body: ServiceQueryBody) -> JSONResponse:
 @router.post(
     "/server/{server_name}/delete",
     response_model=V1Reply[Deleted],
-    dependencies=[CanWrite],
+    **access("write"),
     summary="Delete a server (refused while it has services, unless cascade)",
 )
 def delete_server(
@@ -163,7 +163,7 @@ def delete_server(
 @router.post(
     "/service/delete",
     response_model=V1Reply[None],
-    dependencies=[CanWrite],
+    **access("write"),
     summary="Delete a service",
 )
 def delete_service(request: Request, body: ServiceKey) -> JSONResponse:

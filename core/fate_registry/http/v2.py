@@ -21,7 +21,7 @@ from .schemas import (
     servers_by_name,
     service_view,
 )
-from .security import CanRead, CanWrite
+from .security import access
 
 router = APIRouter(prefix="/v2", tags=["v2: FATE Flow 2.x"], responses=error_responses(V2Error))
 
@@ -32,7 +32,7 @@ ServiceQuery = Annotated[ServiceName, Query()]
 @router.post(
     "/server/registry",
     response_model=V2Reply[Server],
-    dependencies=[CanWrite],
+    **access("write"),
     summary="Register a server, or move it",
 )
 def register_server(request: Request, body: ServerBody, check: Check = None) -> JSONResponse:
@@ -43,9 +43,7 @@ def register_server(request: Request, body: ServerBody, check: Check = None) -> 
     return reply(request.url.path, server)
 
 
-@router.get(
-    "/server/query", response_model=V2Reply[Server], dependencies=[CanRead], summary="One server"
-)
+@router.get("/server/query", response_model=V2Reply[Server], **access("read"), summary="One server")
 def query_server(request: Request, server_name: ServerQuery) -> JSONResponse:
     return reply(request.url.path, registry_of(request).server(server_name))
 
@@ -53,7 +51,7 @@ def query_server(request: Request, server_name: ServerQuery) -> JSONResponse:
 @router.get(
     "/server/query/all",
     response_model=V2Reply[dict[str, Server]],
-    dependencies=[CanRead],
+    **access("read"),
     summary="Every server, by name (no secrets, unlike FATE Flow's)",
 )
 def query_all(request: Request) -> JSONResponse:
@@ -63,7 +61,7 @@ def query_all(request: Request) -> JSONResponse:
 @router.post(
     "/server/delete",
     response_model=V2Reply[Deleted],
-    dependencies=[CanWrite],
+    **access("write"),
     summary="Delete a server (refused while it has services, unless cascade)",
 )
 def delete_server(request: Request, body: ServerDeleteBody) -> JSONResponse:
@@ -74,7 +72,7 @@ def delete_server(request: Request, body: ServerDeleteBody) -> JSONResponse:
 @router.post(
     "/server/service/registry",
     response_model=V2Reply[Service],
-    dependencies=[CanWrite],
+    **access("write"),
     summary="Register a service on a registered server",
 )
 def register_service(request: Request, body: ServiceBody) -> JSONResponse:
@@ -85,7 +83,7 @@ def register_service(request: Request, body: ServiceBody) -> JSONResponse:
 @router.get(
     "/server/service/query",
     response_model=V2Reply[Service],
-    dependencies=[CanRead],
+    **access("read"),
     summary="One service",
 )
 def query_service(
@@ -98,7 +96,7 @@ def query_service(
 @router.post(
     "/server/service/delete",
     response_model=V2Reply[None],
-    dependencies=[CanWrite],
+    **access("write"),
     summary="Delete a service",
 )
 def delete_service(request: Request, body: ServiceKey) -> JSONResponse:
