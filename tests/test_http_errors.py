@@ -223,6 +223,7 @@ BACKEND_TRAPS = {
 }
 
 
+@pytest.mark.db
 @pytest.mark.parametrize("kwargs", BACKEND_TRAPS.values(), ids=BACKEND_TRAPS.keys())
 def test_what_a_backend_cannot_store_is_400_on_every_backend(backend_api, kwargs):
     client, registry = backend_api

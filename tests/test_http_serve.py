@@ -73,6 +73,7 @@ def served(db_url: str) -> Iterator[tuple[str, str]]:
         yield base, db_url
 
 
+@pytest.mark.db
 def test_spec_registration_example_resolves_from_another_process(served):
     base, db_url = served
     # The registration example of the published contract, as a provider's script sends it.

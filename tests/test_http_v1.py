@@ -22,6 +22,7 @@ def backend_api(db_url: str) -> Iterator[tuple[object, Registry]]:
         yield pair
 
 
+@pytest.mark.db
 def test_spec_example_registers_and_resolves_on_every_backend(backend_api):
     client, registry = backend_api
     register_spec_example(client)
@@ -97,6 +98,7 @@ def test_legacy_body_registers_servers_and_services_in_one_go(api):
     assert registry.resolve("hook", "signature").url == "http://10.0.0.5:8080/sign"
 
 
+@pytest.mark.db
 def test_legacy_body_with_one_bad_service_stores_nothing(backend_api):
     client, registry = backend_api
     before = snapshot(registry)

@@ -30,6 +30,7 @@ def _register(client) -> None:
     assert client.post("/v2/server/service/registry", json=SERVICE).json()["code"] == 0
 
 
+@pytest.mark.db
 def test_register_server_and_service_resolves_on_every_backend(backend_api):
     client, registry = backend_api
     _register(client)
@@ -112,6 +113,7 @@ def test_delete_server_refused_while_it_has_services(api):
     assert snapshot(registry) == before
 
 
+@pytest.mark.db
 def test_delete_server_with_cascade(backend_api):
     client, registry = backend_api
     _register(client)
