@@ -76,12 +76,12 @@ async def authorize(request: Request, action: Action) -> None:
                 return
         except Exception:
             log.exception("client authenticator failed on %s", request.url.path)
-    reason = "the bearer token is not valid" if token else "authentication is required"
-    raise APIError(
-        401,
-        f"{reason} to {action} here: send 'Authorization: Bearer <token>'",
-        headers={"WWW-Authenticate": "Bearer"},
+    message = (
+        f"the bearer token is not valid for {action}s here"
+        if token
+        else f"authentication is required to {action} here: send 'Authorization: Bearer <token>'"
     )
+    raise APIError(401, message, headers={"WWW-Authenticate": "Bearer"})
 
 
 # The header is read by ``authorize``; declaring it here only keeps it out of the OpenAPI
