@@ -209,6 +209,9 @@ def backend_api(db_url: str) -> Iterator[tuple[object, Registry]]:
 
 
 BACKEND_TRAPS = {
+    "one server twice in the legacy body": {
+        "json": {"hook": {"host": "h", "port": 1}, "HOOK": {"host": "h", "port": 2}}
+    },
     "NUL in a uri": {"json": {**SPEC_SERVICE, "uri": "/a\x00b"}},
     "NaN in data": {
         "content": b'{"server_name": "fate_test", "service_name": "s", "uri": "/x", '
