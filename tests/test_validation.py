@@ -50,6 +50,8 @@ BAD_SERVICES = [
     ({"uri": "/" + "a" * 2048}, "uri", "at most 2048 characters"),
     ({"uri": "/v1/a b"}, "uri", "must not contain spaces"),
     ({"uri": 5}, "uri", "must be a string"),
+    ({"uri": "/v1/\x00"}, "uri", "printable ASCII"),
+    ({"uri": "/v1/é"}, "uri", "printable ASCII"),
     ({"method": "FETCH"}, "method", "one of GET, POST, PUT, PATCH, DELETE"),
     ({"method": 1}, "method", "one of GET, POST"),
     ({"protocol": "gopher"}, "protocol", "'http' or 'https'"),

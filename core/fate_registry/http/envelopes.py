@@ -1,5 +1,6 @@
 """Reply envelopes: ``{retcode, retmsg, data}`` under /v1 (FATE Flow 1.x), ``{code, message,
-data}`` elsewhere (FATE Flow 2.x), and the return codes both share."""
+data}`` elsewhere (FATE Flow 2.x), ``{code, msg}`` on the hook gateway (what FATE Flow's hook
+client reads), and the return codes they share."""
 
 from __future__ import annotations
 
@@ -48,6 +49,16 @@ class V1Error(BaseModel):
     retmsg: str
 
 
+class HookError(BaseModel):
+    """An error on the hook gateway: FATE Flow's hook client reads ``code`` and ``msg``; the v1
+    envelope's ``retcode`` and ``retmsg`` carry the same."""
+
+    code: int
+    msg: str
+    retcode: int
+    retmsg: str
+
+
 class V2Error(BaseModel):
     code: int
     message: str
@@ -56,6 +67,10 @@ class V2Error(BaseModel):
 
 def is_v1(path: str) -> bool:
     return path == "/v1" or path.startswith("/v1/")
+
+
+def is_hook(path: str) -> bool:
+    return path.startswith("/v1/hook/")
 
 
 def reply(
@@ -69,7 +84,9 @@ def reply(
 ) -> JSONResponse:
     """The envelope of the API version that ``path`` belongs to."""
     body: dict[str, Any]
-    if is_v1(path):
+    if is_hook(path):
+        body = {"code": int(code), "msg": message, "retcode": int(code), "retmsg": message}
+    elif is_v1(path):
         body = {"retcode": int(code), "retmsg": message}
         if data is not None and data != {} and data != []:
             body["data"] = jsonable_encoder(data)

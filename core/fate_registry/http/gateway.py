@@ -25,7 +25,7 @@ from ..capabilities import (
 from ..dispatch import Dispatcher, Outcome
 from ..registry import Registry
 from ..settings import Settings
-from .envelopes import V1Error
+from .envelopes import HookError
 from .security import Action, read_access, write_access
 
 log = logging.getLogger("fate_registry.http")
@@ -70,8 +70,8 @@ async def _gateway_access(request: Request) -> None:
 
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"model": V1Error, "description": "the body is not what FATE Flow sends"},
-    401: {"model": V1Error, "description": "authentication is required"},
+    400: {"model": HookError, "description": "the body is not what FATE Flow sends"},
+    401: {"model": HookError, "description": "authentication is required"},
 }
 router = APIRouter(
     prefix="/v1/hook",
