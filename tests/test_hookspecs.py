@@ -169,3 +169,17 @@ def test_an_unknown_capability_request_key_is_ignored() -> None:
             return QueryAnswer(status="success", raw_status="success")
 
     assert dispatcher(Plugin()).query({"job_id": "j", "newer_field": 1}).status == "success"
+
+
+def test_party_ids_may_be_yaml_integers_as_fate_flow_sends_them() -> None:
+    """FATE Flow 1.11 takes party_id from service_conf.yaml, where it is usually an integer."""
+    sign = SignatureRequest.model_validate({"party_id": 9999, "body": {}})
+    site = SiteAuthenticationRequest.model_validate({"src_party_id": 10000, "site_signature": "s"})
+    job = PermissionRequest.model_validate(
+        {"src_role": "guest", "src_party_id": 9999, "role": "host", "party_id": 10000}
+    )
+    query = QueryRequest.model_validate({"job_id": 42})
+    assert (sign.party_id, site.src_party_id) == ("9999", "10000")
+    assert (job.src_party_id, job.party_id, query.job_id) == ("9999", "10000", "42")
+    client = ClientAuthenticationRequest.model_validate({"full_path": "/", "headers": {"N": 1}})
+    assert client.headers == {"N": "1"}

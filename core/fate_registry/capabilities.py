@@ -39,7 +39,8 @@ CAPABILITIES: tuple[Capability, ...] = DECISIONS + API_READER
 
 
 class _Request(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    # FATE Flow 1.11 takes party ids from service_conf.yaml, usually YAML integers (9999).
+    model_config = ConfigDict(extra="ignore", frozen=True, coerce_numbers_to_str=True)
 
 
 # -- requests of the decisions ---------------------------------------------------------------
@@ -60,7 +61,9 @@ class ClientAuthenticationRequest(_Request):
         default=None, alias="json", description="JSON body of the request, when it had one"
     )
 
-    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(
+        extra="ignore", frozen=True, coerce_numbers_to_str=True, populate_by_name=True
+    )
 
 
 class SignatureRequest(_Request):
