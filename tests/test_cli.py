@@ -420,7 +420,7 @@ def test_db_upgrade_then_current(tmp_path: Path) -> None:
 
 def test_config_show_masks_secrets(run: Any) -> None:
     env = {
-        "FATE_REGISTRY_ADMIN_TOKENS": "token-one,token-two",
+        "FATE_REGISTRY_ADMIN_TOKENS": "token-one-for-tests,token-two-for-tests",
         "FATE_REGISTRY_DB_URL": "postgresql://fate:s3cret@db.example:5432/registry",
     }
 

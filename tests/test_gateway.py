@@ -56,7 +56,7 @@ FATE_REQUESTS: dict[str, dict[str, Any]] = {
         "component_parameters": {"role": {}},
     },
 }
-TOKEN = {"Authorization": "Bearer t0ken"}
+TOKEN = {"Authorization": "Bearer gateway-test-token"}
 
 
 @pytest.fixture(scope="module")
@@ -147,7 +147,7 @@ def test_a_malformed_request_is_400_naming_the_field(make_client: Any) -> None:
 
 
 def test_the_gateway_is_protected_like_writes(make_client: Any) -> None:
-    client, registry = make_client(admin_tokens=["t0ken"])
+    client, registry = make_client(admin_tokens=["gateway-test-token"])
     registry.register_service("HOOK", "permission", "/allow")
     refused = client.post("/v1/hook/permission", json=FATE_REQUESTS["permission"])
     assert (refused.status_code, refused.json()["code"]) == (401, 109)
@@ -156,13 +156,15 @@ def test_the_gateway_is_protected_like_writes(make_client: Any) -> None:
 
 
 def test_gateway_protection_can_follow_reads(make_client: Any) -> None:
-    client, registry = make_client(admin_tokens=["t0ken"], hooks={"gateway_protection": "read"})
+    client, registry = make_client(
+        admin_tokens=["gateway-test-token"], hooks={"gateway_protection": "read"}
+    )
     registry.register_service("HOOK", "permission", "/allow")
     assert client.post("/v1/hook/permission", json=FATE_REQUESTS["permission"]).json()["code"] == 0
 
 
 def test_writes_accept_the_client_authentication_chain(make_client: Any) -> None:
-    client, registry = make_client(admin_tokens=["t0ken"])
+    client, registry = make_client(admin_tokens=["gateway-test-token"])
     register = {"host": "127.0.0.1", "port": 8888}
     registry.register_service("HOOK", "client_authentication", "/deny")
     assert client.post("/v1/server/fate/register", json=register).status_code == 401

@@ -18,7 +18,7 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 @pytest.fixture
 def protected(sqlite_url: str) -> Iterator[tuple[object, Registry]]:
-    with client_for(sqlite_url, admin_tokens=[TOKEN, "another-token"]) as pair:
+    with client_for(sqlite_url, admin_tokens=[TOKEN, "another-token-for-tests"]) as pair:
         yield pair
 
 
@@ -71,7 +71,7 @@ def test_basic_auth_is_not_a_token(protected):
     assert reply.status_code == 401
 
 
-@pytest.mark.parametrize("token", [TOKEN, "another-token"])
+@pytest.mark.parametrize("token", [TOKEN, "another-token-for-tests"])
 def test_any_configured_token_may_write(protected, token):
     client, registry = protected
     reply = client.post(
@@ -163,6 +163,14 @@ def test_loopback_binds_without_tokens(host):
 def test_non_loopback_bind_without_tokens_is_refused(host):
     with pytest.raises(UnsafeBind, match="FATE_REGISTRY_ADMIN_TOKENS"):
         check_bind(Settings(host=host))
+
+
+@pytest.mark.parametrize("tokens", ["a", "short-token", f"{TOKEN},fifteen-chars-x"])
+def test_admin_tokens_under_16_characters_are_refused(tokens):
+    with pytest.raises(ValueError, match="FATE_REGISTRY_ADMIN_TOKENS") as refused:
+        Settings(admin_tokens=tokens)
+    assert "at least 16 characters" in str(refused.value)
+    assert "short-token" not in str(refused.value) and TOKEN not in str(refused.value)
 
 
 def test_non_loopback_bind_with_tokens_chain_or_insecure_is_allowed():

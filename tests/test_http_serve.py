@@ -123,3 +123,16 @@ def test_serve_refuses_a_public_address_with_writes_open(sqlite_url):
     )
     assert result.returncode == 2
     assert result.stderr.startswith("error: refusing to listen on 0.0.0.0:")
+
+
+def test_serve_refuses_a_short_admin_token(sqlite_url):
+    result = subprocess.run(
+        [*_command(), "serve", "--db", sqlite_url, "--host", "0.0.0.0", "--port", "1"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "FATE_REGISTRY_ADMIN_TOKENS": "a"},
+    )
+    assert result.returncode == 2
+    assert "FATE_REGISTRY_ADMIN_TOKENS" in result.stderr
+    assert "at least 16 characters" in result.stderr

@@ -21,6 +21,7 @@ from pydantic_settings import (
 
 CONFIG_ENV = "FATE_REGISTRY_CONFIG"
 DEFAULT_DB_URL = "sqlite:///fate-registry.db"
+MIN_TOKEN_LENGTH = 16
 
 
 def _names_list(value: Any) -> Any:
@@ -141,6 +142,7 @@ class Settings(BaseSettings):
         extra="forbid",
         validate_default=True,
         env_nested_delimiter="__",
+        hide_input_in_errors=True,  # a rejected value may be a token or a database password
     )
 
     db_url: SecretStr = Field(
@@ -154,7 +156,9 @@ class Settings(BaseSettings):
     host: str = Field(default="127.0.0.1", description="address `serve` listens on")
     port: int = Field(default=9390, ge=1, le=65535, description="port `serve` listens on")
     admin_tokens: Annotated[list[SecretStr], NoDecode] = Field(
-        default_factory=list, description="bearer tokens that may write (comma-separated in env)"
+        default_factory=list,
+        description="bearer tokens that may write (comma-separated in env), each at least "
+        f"{MIN_TOKEN_LENGTH} characters",
     )
     protect_reads: bool = Field(default=False, description="reads need authentication too")
     allowed_hosts: Annotated[list[str], NoDecode] = Field(
@@ -175,6 +179,18 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [item.strip() for item in value.split(",") if item.strip()]
         return value
+
+    @field_validator("admin_tokens")
+    @classmethod
+    def _long_tokens(cls, tokens: list[SecretStr]) -> list[SecretStr]:
+        short = sum(len(token.get_secret_value()) < MIN_TOKEN_LENGTH for token in tokens)
+        if short:
+            raise ValueError(
+                "every token of admin_tokens (FATE_REGISTRY_ADMIN_TOKENS) must be at least "
+                f"{MIN_TOKEN_LENGTH} characters, and {short} is shorter: use long random tokens, "
+                "for example `openssl rand -hex 32`"
+            )
+        return tokens
 
     @classmethod
     def settings_customise_sources(
