@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 
 from fate_registry import hookimpl, nonblocking
-from fate_registry.capabilities import Decision, PermissionRequest, Signature
+from fate_registry.capabilities import CAPABILITIES, Decision, PermissionRequest, Signature
 from fate_registry.dispatch import Dispatcher, InvalidRequest, mask
 from fate_registry.metrics import HookMetrics
 from fate_registry.plugins import PluginManager, build_plugin_manager
-from fate_registry.settings import HooksSettings
+from fate_registry.settings import CAPABILITY_DEFAULTS, HooksSettings
 
 CLIENT = {"full_path": "/v1/job/submit", "headers": {"APP_KEY": "k"}}
 PERMISSION = {"src_role": "guest", "src_party_id": "9999", "component_list": ["reader_0"]}
@@ -352,3 +352,35 @@ def test_metrics_count_calls_by_result_with_latency() -> None:
         == 2
     )
     assert b"fate_registry_decisions_total" in metrics.exposition()
+
+
+def test_a_hung_capability_cannot_take_the_workers_of_the_others() -> None:
+    hung, prompt = Answers(Decision.allow(), delay=2), Answers(Decision.allow())
+    pm = manager(hung=hung, prompt=prompt)
+    d = dispatcher(
+        pm,
+        max_workers=4,  # type: ignore[arg-type]
+        permission={"chain": "hung", "timeout": 0.1, "cache": False},
+        site_authentication={"chain": "prompt", "timeout": 0.5},
+    )
+    for _ in range(4):  # more hung calls than there are workers
+        assert d.permission(PERMISSION).failed
+    outcome = d.site_authentication({"src_party_id": "1", "site_signature": "s"})
+    assert (outcome.allowed, outcome.failed) == (True, False), outcome.error
+    d.close()
+
+
+def test_after_close_plugin_calls_fail_at_once_with_a_clear_error() -> None:
+    d = dispatcher(manager(yes=Answers(Decision.allow())), permission={"timeout": 2})
+    d.close()
+    started = time.monotonic()
+    outcome = d.permission(PERMISSION)
+    assert time.monotonic() - started < 0.1
+    assert not outcome.allowed and "shut down" in (outcome.error or "")
+
+
+def test_capability_defaults_come_from_one_table() -> None:
+    assert tuple(CAPABILITY_DEFAULTS) == CAPABILITIES
+    for capability in CAPABILITIES:
+        implicit = HooksSettings().capability(capability)
+        assert implicit == HooksSettings.model_validate({capability: {}}).capability(capability)

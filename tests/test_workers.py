@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from fate_registry.workers import DeadlineExceeded, Workers
+from fate_registry.workers import DeadlineExceeded, Workers, WorkersClosed
 
 
 def test_a_call_returns_its_result_from_a_worker_thread() -> None:
@@ -56,3 +56,34 @@ def test_a_hung_call_does_not_hold_the_interpreter_at_exit() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
     assert done.stdout.strip() == "gave up"
     assert time.monotonic() - started < 10
+
+
+def test_calls_after_shutdown_raise_at_once_even_when_a_worker_was_busy() -> None:
+    workers = Workers(1)
+    release = threading.Event()
+    with pytest.raises(DeadlineExceeded):
+        workers.call(release.wait, (5,), 0.05)  # the worker is busy during shutdown
+    workers.shutdown()
+    release.set()
+    time.sleep(0.05)  # the busy worker finishes its call, then exits
+    started = time.monotonic()
+    with pytest.raises(WorkersClosed, match="shut down"):
+        workers.call(int, (), 2)
+    assert time.monotonic() - started < 0.1
+
+
+def test_tasks_queued_before_shutdown_still_run() -> None:
+    workers = Workers(1)
+    release = threading.Event()
+    ran: list[str] = []
+    busy = threading.Thread(target=workers.call, args=(release.wait, (5,), 5))
+    busy.start()
+    time.sleep(0.05)
+    queued = threading.Thread(target=workers.call, args=(ran.append, ("queued",), 5))
+    queued.start()
+    time.sleep(0.05)
+    workers.shutdown()
+    release.set()
+    busy.join(2)
+    queued.join(2)
+    assert ran == ["queued"]

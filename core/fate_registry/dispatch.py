@@ -20,6 +20,7 @@ from pydantic import BaseModel, ValidationError
 from .capabilities import (
     API_READER,
     AUTHENTICATION_ERROR,
+    CAPABILITIES,
     DECISIONS,
     PERMISSION_ERROR,
     REQUESTS,
@@ -132,7 +133,13 @@ class Dispatcher:
         self._caches: dict[str, TTLCache[Outcome]] = {
             c: TTLCache(settings.cache_size) for c in DECISIONS
         }
-        self._workers = Workers(settings.max_workers)
+        # A pool per capability, max_workers shared out evenly: a capability whose service
+        # hangs fills its own pool (its calls then wait, and time out, within their deadline)
+        # and never takes the workers of the others.
+        per_capability = max(1, settings.max_workers // len(CAPABILITIES))
+        self._workers = {
+            c: Workers(per_capability, name=f"fate-registry-hook-{c}") for c in CAPABILITIES
+        }
         self._chains: dict[str, list[tuple[str, Any]]] = {}
 
     # -- typed facade ---------------------------------------------------------------------
@@ -183,7 +190,9 @@ class Dispatcher:
             cache.clear()
 
     def close(self) -> None:
-        self._workers.shutdown()
+        """Stop the worker threads; calls of plugins that are not inline fail afterwards."""
+        for workers in self._workers.values():
+            workers.shutdown()
 
     # -- decisions ------------------------------------------------------------------------
 
@@ -318,7 +327,7 @@ class Dispatcher:
                 if time.monotonic() > context.deadline:
                     raise DeadlineExceeded
             else:
-                answer = self._workers.call(impl.function, tuple(args), remaining)
+                answer = self._workers[capability].call(impl.function, tuple(args), remaining)
         except DeadlineExceeded:
             elapsed = time.monotonic() - started
             self.metrics.call(capability, name, "timeout", elapsed)

@@ -85,6 +85,10 @@ CAPABILITY_DEFAULTS: dict[str, dict[str, Any]] = {
 }
 
 
+def _defaults(capability: str) -> CapabilitySettings:
+    return CapabilitySettings(**CAPABILITY_DEFAULTS[capability])
+
+
 class HooksSettings(BaseModel):
     """The plugin framework: one CapabilitySettings per capability, and shared options."""
 
@@ -97,7 +101,13 @@ class HooksSettings(BaseModel):
         default_factory=dict,
         description="per server name, an HMAC secret to sign outbound calls (webhook-* headers)",
     )
-    max_workers: int = Field(default=32, ge=1, le=1024, description="threads running plugins")
+    max_workers: int = Field(
+        default=32,
+        ge=1,
+        le=1024,
+        description="threads running plugins, shared out evenly between the 7 capabilities "
+        "(each gets max_workers // 7, at least 1), so one cannot take the others' threads",
+    )
     cache_size: int = Field(default=10000, ge=1, description="decisions kept per capability")
     api_authentication: bool = Field(
         default=False,
@@ -109,13 +119,13 @@ class HooksSettings(BaseModel):
         description="the hook gateway is protected like writes, or like reads (FATE Flow 1.11 "
         "sends no token to its hook server)",
     )
-    client_authentication: CapabilitySettings = CapabilitySettings(cache=False)
-    signature: CapabilitySettings = CapabilitySettings()
-    site_authentication: CapabilitySettings = CapabilitySettings()
-    permission: CapabilitySettings = CapabilitySettings()
-    upload: CapabilitySettings = CapabilitySettings(cache=False, retries=0, timeout=30.0)
-    query: CapabilitySettings = CapabilitySettings(cache=False)
-    download: CapabilitySettings = CapabilitySettings(cache=False, timeout=30.0, budget=120.0)
+    client_authentication: CapabilitySettings = _defaults("client_authentication")
+    signature: CapabilitySettings = _defaults("signature")
+    site_authentication: CapabilitySettings = _defaults("site_authentication")
+    permission: CapabilitySettings = _defaults("permission")
+    upload: CapabilitySettings = _defaults("upload")
+    query: CapabilitySettings = _defaults("query")
+    download: CapabilitySettings = _defaults("download")
 
     @model_validator(mode="before")
     @classmethod

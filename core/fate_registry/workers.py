@@ -18,6 +18,10 @@ class DeadlineExceeded(TimeoutError):
     """The call did not finish before its deadline; it may still be running."""
 
 
+class WorkersClosed(RuntimeError):
+    """A call came after ``shutdown()``."""
+
+
 class _Task:
     __slots__ = ("abandoned", "args", "done", "error", "function", "result")
 
@@ -42,11 +46,14 @@ class Workers:
         self._idle = 0  # workers free for a new task
         self._backlog = 0  # tasks queued while every worker was busy
         self._threads = 0
+        self._closed = False
 
     def call(self, function: Callable[..., Any], args: tuple[Any, ...], timeout: float) -> Any:
         """``function(*args)`` in a worker; raises DeadlineExceeded after ``timeout`` seconds."""
         task = _Task(function, args)
         with self._lock:
+            if self._closed:
+                raise WorkersClosed(f"{self.name} workers are shut down")
             if self._idle:
                 self._idle -= 1  # reserved for this task
             elif self._threads < self.max_workers:
@@ -65,11 +72,14 @@ class Workers:
         return task.result
 
     def shutdown(self) -> None:
-        """Idle workers exit; busy ones exit after their call."""
+        """Later calls raise WorkersClosed; tasks already queued run, then every worker exits."""
         with self._lock:
-            count, self._threads, self._idle, self._backlog = self._threads, 0, 0, 0
+            if self._closed:
+                return
+            self._closed = True
+            count = self._threads
         for _ in range(count):
-            self._queue.put(None)
+            self._queue.put(None)  # one per worker, behind the queued tasks
 
     def _work(self) -> None:
         while True:
@@ -83,6 +93,8 @@ class Workers:
                     task.error = exc
                 task.done.release()
             with self._lock:
+                if self._closed:
+                    continue  # no more accounting: take queued tasks, then the sentinel
                 if self._backlog:
                     self._backlog -= 1  # this worker takes a queued task next
                 else:
