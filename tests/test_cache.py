@@ -77,3 +77,24 @@ def test_own_write_is_seen_at_once(db_url: str) -> None:
         registry.resolve("third", "upload")
         registry.register_server("third", host="10.0.0.7", port=8080)
         assert registry.resolve("third", "upload").url == "http://10.0.0.7:8080/u"
+
+
+def test_a_lookup_racing_a_write_does_not_pin_the_old_address(db_url: str) -> None:
+    """A miss that read the old row while the server moved, and another lookup refreshed the
+    revision, must not leave the old address in the cache."""
+    with Registry(db_url, cache_ttl=3600) as registry:
+        registry.register_server("third", host="10.0.0.5", port=8080)
+        registry.register_service("third", "upload", uri="/u")
+        registry.register_service("third", "query", uri="/q")
+        read_row = registry.store.resolve
+
+        def read_then_race(server: str, service: str) -> Any:
+            row = read_row(server, service)  # thread A reads the old address ...
+            registry.store.resolve = read_row  # type: ignore[method-assign]
+            registry.register_server("third", host="10.0.0.9", port=8080)  # B moves the server
+            registry.resolve("third", "query")  # C's lookup takes in the new revision
+            return row
+
+        registry.store.resolve = read_then_race  # type: ignore[method-assign]
+        registry.resolve("third", "upload")
+        assert registry.resolve("third", "upload").url == "http://10.0.0.9:8080/u"

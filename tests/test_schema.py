@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import multiprocessing
+
 import pytest
 from sqlalchemy import text
 
@@ -15,6 +17,19 @@ def test_empty_database_is_upgraded_on_open(db_url: str) -> None:
     with Registry(db_url) as registry:
         assert schema.current(registry.engine) == schema.head()
         assert registry.revision == 0
+
+
+def _open(url: str) -> None:
+    Registry(url).close()
+
+
+def test_many_processes_opening_an_empty_database_at_once_all_succeed(db_url: str) -> None:
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(8) as pool:
+        pool.map(_open, [db_url] * 8)  # raises here if any process failed
+    engine = create_engine(db_url)
+    assert schema.current(engine) == schema.head()
+    engine.dispose()
 
 
 def test_upgrade_is_idempotent(db_url: str) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from fate_registry import (
@@ -171,3 +173,15 @@ def test_register_many_refuses_duplicates_and_writes_nothing(registry: Registry)
     with pytest.raises(InvalidRegistration, match="servers: given more than once: THIRD"):
         registry.register_many([server, server], [])
     assert registry.revision == before and registry.servers() == []
+
+
+def test_timestamps_are_utc_whatever_the_database_time_zone(db_url: str) -> None:
+    url = db_url
+    if url.startswith("postgresql"):  # a server whose sessions run in another time zone
+        url += "?options=-c%20timezone%3DAsia/Shanghai"
+    with Registry(url) as registry:
+        before = datetime.now(UTC).replace(microsecond=0)
+        created = registry.register_server("third", host="h", port=1).created_at
+        after = datetime.now(UTC)
+        assert before <= created <= after
+        assert before <= registry.server("third").created_at <= after

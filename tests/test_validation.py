@@ -30,6 +30,9 @@ BAD_SERVERS = [
     ({"host": "fe80::zz"}, "host", "hostname, IPv4 or IPv6"),
     ({"host": "-bad-.example"}, "host", "hostname, IPv4 or IPv6"),
     ({"host": None}, "host", "must be a string"),
+    ({"host": "fe80::1%eth0"}, "host", "zone id"),
+    ({"host": "0x7f.0.0.1"}, "host", "not a valid IPv4 address"),
+    ({"host": "example.123"}, "host", "not a valid IPv4 address"),
     ({"port": 0}, "port", "from 1 to 65535, got 0"),
     ({"port": 65536}, "port", "from 1 to 65535, got 65536"),
     ({"port": -1}, "port", "from 1 to 65535, got -1"),
@@ -38,6 +41,7 @@ BAD_SERVERS = [
     ({"port": True}, "port", "integer from 1 to 65535"),
     ({"protocol": "ftp"}, "protocol", "'http' or 'https'"),
     ({"ca_bundle": "  "}, "ca_bundle", "non-empty file path"),
+    ({"client_cert": "/" + "c" * 1024}, "client_cert", "at most 1024 characters"),
 ]
 
 BAD_SERVICES = [
@@ -59,6 +63,13 @@ BAD_SERVICES = [
     ({"data": "text"}, "data", "must be a JSON object"),
     ({"headers": ["x"]}, "headers", "must be a JSON object"),
     ({"headers": {"X-Token": 5}}, "headers", "header 'X-Token' must have a string value"),
+    ({"headers": {"X\r\nY": "a"}}, "headers", "not a valid HTTP header name"),
+    ({"headers": {"X-A": "a\r\nInjected: 1"}}, "headers", "must not contain line breaks"),
+    ({"data": {"x": float("nan")}}, "data", "nan is not a JSON number"),
+    ({"params": {"x": [float("inf")]}}, "params", "inf is not a JSON number"),
+    ({"data": {"x": "\ud800"}}, "data", "unpaired surrogate"),
+    ({"data": {1: "a"}}, "data", "key 1 is not a string"),
+    ({"data": {"x": {1, 2}}}, "data", "a set is not a JSON value"),
 ]
 
 
@@ -90,6 +101,25 @@ def test_bad_service_is_refused_naming_field(
     assert caught.value.field == field
     assert reason in caught.value.reason
     assert _snapshot(registry) == before
+
+
+def test_deep_nesting_is_refused(registry: Registry) -> None:
+    registry.register_server(**GOOD_SERVER)
+    deep: dict[str, Any] = {}
+    for _ in range(70):
+        deep = {"a": deep}
+    with pytest.raises(InvalidRegistration, match="data: nested deeper than 64 levels"):
+        registry.register_service(**GOOD_SERVICE, data=deep)
+
+
+def test_a_bad_server_name_in_a_lookup_names_server_name(registry: Registry) -> None:
+    for lookup in (registry.resolve, registry.service, registry.delete_service):
+        with pytest.raises(InvalidRegistration) as caught:
+            lookup("bad name", "upload")
+        assert caught.value.field == "server_name"
+    with pytest.raises(InvalidRegistration) as caught:
+        registry.resolve("third", "bad name")
+    assert caught.value.field == "service_name"
 
 
 def test_every_bad_field_is_reported_at_once(registry: Registry) -> None:

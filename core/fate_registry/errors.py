@@ -43,5 +43,9 @@ class Conflict(RegistryError):
     """The write contradicts what is stored (e.g. deleting a server that still has services)."""
 
 
+class UnsupportedDatabase(RegistryError, ValueError):
+    """The database URL names a backend the registry does not support."""
+
+
 class SchemaOutOfDate(RegistryError):
     """The database holds an older schema; ``fate-registry db upgrade`` brings it up to date."""

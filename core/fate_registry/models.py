@@ -7,6 +7,7 @@ rule lives in one place and every rejection names its field.
 from __future__ import annotations
 
 import ipaddress
+import math
 import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -24,8 +25,17 @@ from .errors import InvalidRegistration
 
 NAME_PATTERN = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 _HOST_LABEL = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
+_NUMERIC_LABEL = re.compile(r"[0-9]+|0[xX][0-9A-Fa-f]*")
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110 token
+MAX_JSON_DEPTH = 64  # MySQL's JSON documents nest at most 100 deep; stay well within
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 MAX_URI = 2048
+MAX_PATH = 1024
+
+
+def base_url(protocol: str, host: str, port: int) -> str:
+    """``protocol://host:port``, with an IPv6 host in brackets."""
+    return f"{protocol}://{f'[{host}]' if ':' in host else host}:{port}"
 
 
 def _check_name(value: Any) -> str:
@@ -56,13 +66,17 @@ def _host(value: Any) -> str:
         text = text[1:-1]
     if ":" in text:
         try:
-            return str(ipaddress.IPv6Address(text))
+            address = ipaddress.IPv6Address(text)
         except ValueError:
             raise ValueError(
                 "must be a hostname, IPv4 or IPv6 address, without scheme, path or port"
             ) from None
+        if address.scope_id:
+            raise ValueError("an IPv6 zone id (%...) cannot be used in a URL")
+        return str(address)
     labels = text.rstrip(".").split(".")
-    if all(label.isdigit() for label in labels):
+    # Resolvers and URL parsers read a name ending in a number (or 0x...) as an IPv4 address.
+    if all(label.isdigit() for label in labels) or _NUMERIC_LABEL.fullmatch(labels[-1]):
         try:
             return str(ipaddress.IPv4Address(text))
         except ValueError:
@@ -110,19 +124,66 @@ def _uri(value: Any) -> str:
     return value
 
 
+def json_problem(value: Any) -> str | None:
+    """Why ``value`` is not JSON that every backend stores and replies with, or None.
+
+    Python takes NaN, infinities, non-string keys and unpaired surrogates that JSON (RFC 8259)
+    does not; PostgreSQL and MySQL refuse them, and SQLite would store them and export invalid
+    JSON.
+    """
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            return f"nested deeper than {MAX_JSON_DEPTH} levels"
+        if isinstance(item, str):
+            if not _encodable(item):
+                return "a string holds an unpaired surrogate (\\ud800 to \\udfff)"
+        elif isinstance(item, float):
+            if not math.isfinite(item):
+                return f"{item} is not a JSON number"
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                if not isinstance(key, str):
+                    return f"key {key!r} is not a string"
+                if not _encodable(key):
+                    return "a key holds an unpaired surrogate (\\ud800 to \\udfff)"
+                stack.append((child, depth + 1))
+        elif isinstance(item, list | tuple):
+            stack.extend((child, depth + 1) for child in item)
+        elif item is not None and not isinstance(item, bool | int):
+            return f"a {type(item).__name__} is not a JSON value"
+    return None
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _json_object(value: Any) -> dict[str, Any]:
     if value is None:
         return {}
     if not isinstance(value, dict):
         raise ValueError("must be a JSON object")
+    problem = json_problem(value)
+    if problem:
+        raise ValueError(problem)
     return value
 
 
 def _headers(value: Any) -> dict[str, str]:
     headers = _json_object(value)
     for key, item in headers.items():
+        if not _HEADER_NAME.fullmatch(key):
+            raise ValueError(f"header name {key!r} is not a valid HTTP header name")
         if not isinstance(item, str):
             raise ValueError(f"header {key!r} must have a string value")
+        if any(c in item for c in "\r\n\x00"):
+            raise ValueError(f"header {key!r} must not contain line breaks or NUL")
     return headers
 
 
@@ -156,6 +217,8 @@ class ServerRegistration(_Input):
     def _path(cls, value: str | None) -> str | None:
         if value is not None and (not value.strip() or "\x00" in value):
             raise ValueError("must be a non-empty file path")
+        if value is not None and len(value) > MAX_PATH:
+            raise ValueError(f"must be at most {MAX_PATH} characters")
         return value
 
 
@@ -186,8 +249,7 @@ class Server(BaseModel):
 
     @property
     def base_url(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{self.protocol}://{host}:{self.port}"
+        return base_url(self.protocol, self.host, self.port)
 
 
 class Service(BaseModel):

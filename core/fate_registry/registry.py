@@ -48,7 +48,11 @@ class Registry:
         url = db_url if db_url is not None else self.settings.db_url.get_secret_value()
         self.cache_ttl = self.settings.cache_ttl if cache_ttl is None else cache_ttl
         self.engine = create_engine(url)
-        schema.ensure_current(self.engine, upgrade_empty=upgrade_empty)
+        try:
+            schema.ensure_current(self.engine, upgrade_empty=upgrade_empty)
+        except BaseException:
+            self.engine.dispose()
+            raise
         self.store = Store(self.engine)
         self._cache: dict[tuple[str, str], ResolvedService] = {}
         self._revision = self.store.revision()
@@ -171,10 +175,13 @@ class Registry:
         if now - self._checked_at >= self.cache_ttl:
             self._refresh(now)
         key = (server_name.upper(), service_name.lower())
-        resolved = self._cache.get(key)
+        # Fill the dict we looked in: if a write replaced the cache meanwhile, what we read
+        # may predate it and must not land in the new one.
+        cache = self._cache
+        resolved = cache.get(key)
         if resolved is None:
             resolved = self.store.resolve(*_names(server_name, service_name))
-            self._cache[key] = resolved
+            cache[key] = resolved
         return resolved
 
     @property
@@ -207,8 +214,9 @@ def _server(name: str) -> str:
 
 
 def _names(server: str, service: str) -> tuple[str, str]:
+    server = _server(server)
     try:
-        return _server(server), service_name(service)
+        return server, service_name(service)
     except ValueError as exc:
         raise InvalidRegistration([("service_name", str(exc))]) from None
 

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from .errors import SchemaOutOfDate
 
 # Our own version table, so the registry can share a database with other applications.
 VERSION_TABLE = "fate_registry_alembic_version"
+LOCK_NAME = "fate_registry_migrate"
+LOCK_TIMEOUT = 60
+PG_LOCK_KEY = 0x46524D47  # "FRMG": the advisory lock key of our migrations
 
 
 def _config() -> Config:
@@ -32,11 +38,40 @@ def current(engine: Engine) -> str | None:
 
 
 def upgrade(engine: Engine, target: str = "head") -> None:
+    """Migrate to ``target``; processes doing the same at once wait for each other."""
     config = _config()
-    with engine.connect() as conn:
+    with engine.connect() as conn, _migration_lock(conn):
         config.attributes["connection"] = conn
         command.upgrade(config, target)
         conn.commit()
+
+
+@contextmanager
+def _migration_lock(conn: Connection) -> Iterator[None]:
+    """One migrating process at a time: MySQL's DDL is not transactional, and SQLite's deferred
+    BEGIN gives up at once on a lock instead of waiting."""
+    dialect = conn.dialect.name
+    if dialect == "sqlite":
+        conn.execution_options(fate_registry_write=True)  # BEGIN IMMEDIATE: wait for the lock
+        yield
+    elif dialect == "mysql":
+        got = conn.exec_driver_sql(f"SELECT GET_LOCK('{LOCK_NAME}', {LOCK_TIMEOUT})").scalar()
+        if got != 1:
+            raise SchemaOutOfDate(f"another process held the migration lock for {LOCK_TIMEOUT} s")
+        try:
+            yield
+        finally:
+            conn.exec_driver_sql(f"SELECT RELEASE_LOCK('{LOCK_NAME}')")
+    elif dialect == "postgresql":
+        conn.exec_driver_sql(f"SELECT pg_advisory_lock({PG_LOCK_KEY})")
+        try:
+            yield
+        finally:
+            conn.rollback()  # a failed migration leaves the transaction aborted
+            conn.exec_driver_sql(f"SELECT pg_advisory_unlock({PG_LOCK_KEY})")
+            conn.commit()
+    else:
+        yield
 
 
 def ensure_current(engine: Engine, upgrade_empty: bool = True) -> None:
@@ -45,12 +80,7 @@ def ensure_current(engine: Engine, upgrade_empty: bool = True) -> None:
     if version == head():
         return
     if version is None and upgrade_empty:
-        try:
-            upgrade(engine)
-        except Exception:
-            # Another process may have upgraded it at the same moment; that is fine.
-            if current(engine) != head():
-                raise
+        upgrade(engine)  # under the migration lock: a racing process finds it done
         return
     if version is not None and not _known(version):
         raise SchemaOutOfDate(

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Column,
     Connection,
     Engine,
@@ -22,7 +23,6 @@ from sqlalchemy import (
     delete,
     event,
     func,
-    inspect,
     make_url,
     select,
     update,
@@ -32,12 +32,20 @@ from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.engine import URL
 from sqlmodel import Field, SQLModel
 
-from .errors import Conflict, ServerNotFound, ServiceNotFound
-from .models import ResolvedService, Server, ServerRegistration, Service, ServiceRegistration
+from .errors import Conflict, ServerNotFound, ServiceNotFound, UnsupportedDatabase
+from .models import (
+    ResolvedService,
+    Server,
+    ServerRegistration,
+    Service,
+    ServiceRegistration,
+    base_url,
+)
 
 log = logging.getLogger(__name__)
 
 metadata = SQLModel.metadata
+SUPPORTED_BACKENDS = ("sqlite", "postgresql", "mysql", "mariadb")
 
 
 class ServerRow(SQLModel, table=True):
@@ -72,7 +80,7 @@ class RevisionRow(SQLModel, table=True):
     __tablename__ = "fr_revision"
 
     id: int = Field(primary_key=True)
-    value: int
+    value: int = Field(sa_type=BigInteger)
 
 
 servers_t = ServerRow.__table__  # type: ignore[attr-defined]
@@ -83,6 +91,11 @@ revision_t = RevisionRow.__table__  # type: ignore[attr-defined]
 def normalise_url(url: str | URL) -> URL:
     """Pick the drivers we ship for bare ``postgresql://`` and ``mysql://`` URLs."""
     parsed = make_url(url)
+    if parsed.get_backend_name() not in SUPPORTED_BACKENDS:
+        raise UnsupportedDatabase(
+            f"unsupported database {parsed.get_backend_name()!r} in the database URL: "
+            "use sqlite, postgresql or mysql"
+        )
     if parsed.drivername in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+psycopg")
     elif parsed.drivername in ("mysql", "mariadb"):
@@ -123,10 +136,6 @@ def _now() -> datetime:
 
 def _aware(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value
-
-
-def _base_url(protocol: str, host: str, port: int) -> str:
-    return f"{protocol}://{f'[{host}]' if ':' in host else host}:{port}"
 
 
 class Store:
@@ -340,9 +349,6 @@ class Store:
             servers_t.c.client_cert,
         ).join(servers_t, servers_t.c.name == services_t.c.server_name)
 
-    def has_tables(self) -> bool:
-        return inspect(self.engine).has_table(servers_t.name)
-
 
 def _service_row(reg: ServiceRegistration, now: datetime) -> dict[str, Any]:
     return {
@@ -383,7 +389,7 @@ def _service_model(row: Any) -> Service:
         params=row["params"],
         data=row["data"],
         headers=row["headers"],
-        url=_base_url(protocol, row["host"], row["port"]) + row["uri"],
+        url=base_url(protocol, row["host"], row["port"]) + row["uri"],
         created_at=_aware(row["created_at"]),
         updated_at=_aware(row["updated_at"]),
     )

@@ -22,8 +22,8 @@ def upgrade() -> None:
         sa.Column("protocol", sa.String(5), nullable=False),
         sa.Column("ca_bundle", sa.String(1024), nullable=True),
         sa.Column("client_cert", sa.String(1024), nullable=True),
-        sa.Column("created_at", sa.DateTime, nullable=False),
-        sa.Column("updated_at", sa.DateTime, nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
     )
     op.create_table(
         "fr_service",
@@ -35,13 +35,13 @@ def upgrade() -> None:
         sa.Column("params", sa.JSON, nullable=False),
         sa.Column("data", sa.JSON, nullable=False),
         sa.Column("headers", sa.JSON, nullable=False),
-        sa.Column("created_at", sa.DateTime, nullable=False),
-        sa.Column("updated_at", sa.DateTime, nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
     )
     revision_table = op.create_table(
         "fr_revision",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
-        sa.Column("value", sa.Integer, nullable=False),
+        sa.Column("value", sa.BigInteger, nullable=False),
     )
     op.bulk_insert(revision_table, [{"id": 1, "value": 0}])
 
