@@ -285,7 +285,11 @@ def test_an_unreachable_server_database_hides_its_password() -> None:
     ("url", "line"),
     [
         ("not a url", "error: invalid database URL not a url: Could not parse"),
-        ("nosuchdb://h/x", "error: invalid database URL nosuchdb://h/x: unknown database kind"),
+        (
+            "nosuchdb://h/x",
+            "error: invalid database URL nosuchdb://h/x: unsupported database 'nosuchdb'",
+        ),
+        ("oracle://h/x", "error: invalid database URL oracle://h/x: unsupported database"),
     ],
 )
 def test_a_bad_database_url_is_one_line(url: str, line: str) -> None:
@@ -375,8 +379,8 @@ def test_a_bad_import_writes_nothing_and_names_the_entry(
     line = error_line(run("import", str(document)), EXIT_INVALID)
 
     assert line == (
-        "error: servers[1] (third).services[0] (q): uri: must be a path starting with '/',"
-        " without scheme or host"
+        f"error: {document}: servers[1] (third).services[0] (q): uri: must be a path starting"
+        " with '/', without scheme or host"
     )
     assert ok(run("export")).stdout == before
 
@@ -480,3 +484,17 @@ def test_the_installed_command_runs(tmp_path: Path) -> None:
         EXIT_NOT_FOUND,
         "error: server 'NOPE' is not registered\n",
     )
+
+
+def test_a_password_in_the_url_query_is_masked(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'r.db'}?password=s3cret"
+    result = CliRunner().invoke(app, ["--db", url, "config", "show", "--json"])
+    assert "s3cret" not in result.output
+
+
+def test_export_to_a_file_leaves_no_partial_file(run: Any, third: None, tmp_path: Path) -> None:
+    output = tmp_path / "registry.yaml"
+    ok(run("export", "--output", str(output)))
+    assert "THIRD" in output.read_text() and list(tmp_path.glob(".*partial")) == []
+    missing = tmp_path / "no-such-dir" / "registry.yaml"
+    assert error_line(run("export", "--output", str(missing)), 1).startswith("error: cannot write")

@@ -37,6 +37,7 @@ from .errors import (
     RegistryError,
     ServerNotFound,
     ServiceNotFound,
+    UnsupportedDatabase,
 )
 from .models import Server, Service
 from .registry import Registry
@@ -81,6 +82,8 @@ def _describe(exc: Exception, state: CliState | None) -> tuple[str, int] | None:
             return str(exc), EXIT_NOT_FOUND
         case InvalidRegistration() | transfer.DocumentError():
             return str(exc), EXIT_INVALID
+        case UnsupportedDatabase():
+            return f"invalid database URL {database}: {exc}", EXIT_INVALID
         case RegistryError():
             return str(exc), EXIT_FAILED
         case NoSuchModuleError():
@@ -268,7 +271,9 @@ def _driver_errors() -> Iterator[None]:
 def masked_url(url: str) -> str:
     """A database URL with its password hidden, the rest shown."""
     try:
-        return make_url(url).render_as_string(hide_password=True)
+        parsed = make_url(url)
+        secrets = {k: MASK for k in parsed.query if k.lower() in ("password", "sslpassword")}
+        return parsed.update_query_dict(secrets).render_as_string(hide_password=True)
     except ArgumentError:
         return url if "@" not in url else MASK  # unparsable; show it unless it may hold a password
 
@@ -535,7 +540,7 @@ def import_(
     try:
         document = transfer.loads(text, transfer.guess_format(name, text))
         servers, services = transfer.import_document(open_registry(ctx), document)
-    except transfer.DocumentError as exc:
+    except (transfer.DocumentError, InvalidRegistration) as exc:
         raise CliError(f"{file}: {exc}", EXIT_INVALID) from None
     if as_json:
         print_json({"servers": servers, "services": services})
@@ -568,9 +573,12 @@ def export(
     if output is None:
         typer.echo(text, nl=False)
         return
-    try:
-        output.write_text(text, encoding="utf-8")
+    partial = output.with_name(f".{output.name}.partial")
+    try:  # written beside, then renamed: a failure never leaves half a file at OUTPUT
+        partial.write_text(text, encoding="utf-8")
+        os.replace(partial, output)
     except OSError as exc:
+        partial.unlink(missing_ok=True)
         raise CliError(f"cannot write {output}: {exc.strerror}") from None
     services = sum(len(server["services"]) for server in document["servers"])
     count = len(document["servers"])
