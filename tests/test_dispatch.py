@@ -11,6 +11,7 @@ import pytest
 
 from fate_registry import hookimpl, nonblocking
 from fate_registry.capabilities import CAPABILITIES, Decision, PermissionRequest, Signature
+from fate_registry.decision_cache import TTLCache
 from fate_registry.dispatch import Dispatcher, InvalidRequest, mask
 from fate_registry.metrics import HookMetrics
 from fate_registry.plugins import PluginManager, build_plugin_manager
@@ -384,3 +385,24 @@ def test_capability_defaults_come_from_one_table() -> None:
     for capability in CAPABILITIES:
         implicit = HooksSettings().capability(capability)
         assert implicit == HooksSettings.model_validate({capability: {}}).capability(capability)
+
+
+def test_decision_cache_expiry_never_drops_an_entry_written_meanwhile() -> None:
+    """Thread A finds an expired entry; thread B writes a fresh one before A drops the old."""
+    cache: TTLCache[str] = TTLCache()
+    cache.put("k", "old", 0.01)
+    time.sleep(0.02)
+
+    class Interleaved(dict[str, Any]):
+        def get(self, key: str, default: Any = None) -> Any:
+            entry = super().get(key, default)
+            writer = threading.Thread(target=cache.put, args=("k", "new", 60))
+            writer.start()
+            writer.join(0.2)  # a locked cache makes the writer wait for this get to finish
+            self.writer = writer
+            return entry
+
+    cache._data = data = Interleaved(cache._data)
+    assert cache.get("k") is None  # the expired entry
+    data.writer.join(1)
+    assert dict.get(data, "k", (0, None))[1] == "new"
