@@ -209,7 +209,7 @@ def settings_of(ctx: typer.Context) -> Settings:
     state = state_of(ctx)
     if state.settings is None:
         overrides = {"db_url": state.db} if state.db is not None else {}
-        # Named here rather than left to Settings, so a missing file is an error, not ignored.
+        # Looked up here too, so that an invalid setting's message can name the file.
         config = state.config or (
             Path(os.environ[CONFIG_ENV]) if os.environ.get(CONFIG_ENV) else None
         )

@@ -144,16 +144,16 @@ def _parse_native(document: Mapping[str, Any], parsed: Registrations) -> None:
         _fail(None, "version", f"must be {FORMAT_VERSION}, got {version!r}")
     for index, entry in enumerate(_list(document, "servers", None)):
         label = _label(f"servers[{index}]", entry)
-        server = _mapping(entry, label, None, f"servers[{index}]")
+        server = _mapping(entry, None, f"servers[{index}]")
         _check_keys(server, SERVER_KEYS, label)
         server_fields = {key: value for key, value in server.items() if key != "services"}
         _add_server(parsed, validate(ServerRegistration, label, **server_fields), label)
         for position, item in enumerate(_list(server, "services", label)):
             service_label = _label(f"{label}.services[{position}]", item)
-            service = _mapping(item, service_label, label, f"services[{position}]")
+            service = _mapping(item, label, f"services[{position}]")
             _add_service(parsed, service_label, service, SERVICE_KEYS, server=server["name"])
     for index, entry in enumerate(_list(document, "services", None)):
-        fields = _mapping(entry, f"services[{index}]", None, f"services[{index}]")
+        fields = _mapping(entry, None, f"services[{index}]")
         label = f"services[{index}]"
         if isinstance(fields.get("server"), str) and isinstance(fields.get("name"), str):
             label += f" ({fields['server']}/{fields['name']})"
@@ -163,7 +163,7 @@ def _parse_native(document: Mapping[str, Any], parsed: Registrations) -> None:
 def _parse_legacy(document: Mapping[str, Any], parsed: Registrations) -> None:
     for name, section in document.items():
         label = str(name)
-        fields = dict(_mapping(section, label, None, label))
+        fields = dict(_mapping(section, None, label))
         _check_keys(fields, LEGACY_SERVER_KEYS, label)
         api = fields.pop("api", None)
         api = {} if api is None else api
@@ -172,7 +172,7 @@ def _parse_legacy(document: Mapping[str, Any], parsed: Registrations) -> None:
             _fail(label, "api", f"must be a mapping of service names to services, not {_kind(api)}")
         for service, item in api.items():
             service_label = f"{label}.api.{service}"
-            entry = _mapping(item, service_label, label, f"api.{service}")
+            entry = _mapping(item, label, f"api.{service}")
             _add_service(
                 parsed, service_label, entry, LEGACY_SERVICE_KEYS, server=name, name=service
             )
@@ -232,7 +232,7 @@ def _label(position: str, entry: Any) -> str:
     return f"{position} ({name})" if isinstance(name, str) else position
 
 
-def _mapping(value: Any, label: str, parent: str | None, name: str) -> Mapping[str, Any]:
+def _mapping(value: Any, parent: str | None, name: str) -> Mapping[str, Any]:
     if not isinstance(value, Mapping):
         _fail(parent, name, f"must be a mapping of fields, not {_kind(value)}")
     return value  # type: ignore[no-any-return]
