@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import warnings
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from callback_service import callback_app, serve
+from callback_service import callback_app, free_port, serve
 from fastapi import FastAPI
 
 import fate_registry_http
@@ -60,8 +61,13 @@ TOKEN = {"Authorization": "Bearer gateway-test-token"}
 
 
 @pytest.fixture(scope="module")
-def provider() -> Iterator[tuple[str, int]]:
-    with serve(callback_app()) as address:
+def callback() -> FastAPI:
+    return callback_app()
+
+
+@pytest.fixture(scope="module")
+def provider(callback: FastAPI) -> Iterator[tuple[str, int]]:
+    with serve(callback) as address:
         yield address
 
 
@@ -184,6 +190,67 @@ def test_api_authentication_protects_writes_with_the_chain_alone(make_client: An
     assert client.post("/v1/server/fate/register", json=register).status_code == 401
     registry.register_service("HOOK", "client_authentication", "/allow")
     assert client.post("/v1/server/fate/register", json=register).json()["retcode"] == 0
+
+
+REGISTER = {"host": "127.0.0.1", "port": 8888}
+WRONG = {"Authorization": "Bearer not-the-gateway-test-token"}
+
+
+@pytest.mark.parametrize("tokens", [["gateway-test-token"], []], ids=["tokens", "chain-alone"])
+def test_a_chain_failing_open_does_not_admit_writes(make_client: Any, tokens: list[str]) -> None:
+    client, registry = make_client(
+        admin_tokens=tokens,
+        hooks={
+            "api_authentication": True,
+            "client_authentication": {"failure_policy": "allow", "timeout": 0.5, "retries": 0},
+        },
+    )
+    registry.register_server("HOOK", "127.0.0.1", free_port())  # the service is down
+    registry.register_service("HOOK", "client_authentication", "/allow")
+    for headers in (None, WRONG):
+        reply = client.post("/v1/server/evil/register", json=REGISTER, headers=headers)
+        assert (reply.status_code, reply.json()["retcode"]) == (401, 109)
+    assert [server.name for server in registry.servers()] == ["HOOK"]
+
+
+def test_a_default_allow_with_no_opinion_does_not_admit_writes(make_client: Any) -> None:
+    client, registry = make_client(
+        admin_tokens=["gateway-test-token"], hooks={"client_authentication": {"default": "allow"}}
+    )  # no client_authentication service registered: the http plugin has no opinion
+    for headers in (None, WRONG):
+        reply = client.post("/v1/server/evil/register", json=REGISTER, headers=headers)
+        assert reply.status_code == 401
+    assert [server.name for server in registry.servers()] == ["HOOK"]
+
+
+def test_the_chain_is_not_sent_the_authorization_header(
+    make_client: Any, callback: FastAPI
+) -> None:
+    client, registry = make_client(admin_tokens=["gateway-test-token"])
+    registry.register_service("HOOK", "client_authentication", "/allow")
+    headers = {"Authorization": "Bearer gateway-test-tokem", "APP_KEY": "app"}  # a typo
+    assert client.post("/v1/server/fate/register", json=REGISTER, headers=headers).is_success
+    sent = callback.state.seen[-1]
+    assert sent["path"] == "/allow"
+    forwarded = json.loads(sent["body"])["headers"]
+    assert forwarded["app_key"] == "app"
+    assert not {"authorization", "Authorization"} & set(forwarded)
+    assert "gateway-test-tokem" not in sent["body"].decode()
+
+
+def test_the_gateway_does_not_run_the_client_authentication_chain(
+    make_client: Any, callback: FastAPI
+) -> None:
+    client, registry = make_client(admin_tokens=["gateway-test-token"])
+    registry.register_service("HOOK", "client_authentication", "/allow")
+    registry.register_service("HOOK", "permission", "/allow")
+    calls = len(callback.state.seen)
+    reply = client.post("/v1/hook/permission", json=FATE_REQUESTS["permission"])
+    assert (reply.status_code, reply.json()["code"]) == (401, 109)
+    assert len(callback.state.seen) == calls  # neither the chain nor the permission service
+    reply = client.post("/v1/hook/permission", json=FATE_REQUESTS["permission"], headers=TOKEN)
+    assert reply.json()["code"] == 0
+    assert [seen["path"] for seen in callback.state.seen[calls:]] == ["/allow"]
 
 
 def test_metrics_are_served(make_client: Any) -> None:

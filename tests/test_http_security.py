@@ -179,6 +179,13 @@ def test_non_loopback_bind_with_tokens_chain_or_insecure_is_allowed():
     check_bind(Settings(host="0.0.0.0"), insecure=True)
 
 
+@pytest.mark.parametrize("policy", [{"default": "allow"}, {"failure_policy": "allow"}])
+def test_a_chain_that_may_allow_without_a_plugin_is_no_protection(policy):
+    hooks = {"api_authentication": True, "client_authentication": policy}
+    with pytest.raises(UnsafeBind, match="default and failure_policy deny"):
+        check_bind(Settings(host="0.0.0.0", hooks=hooks))
+
+
 # -- allowed_hosts ---------------------------------------------------------------------------
 
 ALLOWED = ["10.0.0.0/8", "*.svc.example", "fd00::/8"]

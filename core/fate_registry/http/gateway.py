@@ -26,7 +26,7 @@ from ..dispatch import Dispatcher, Outcome
 from ..registry import Registry
 from ..settings import Settings
 from .envelopes import HookError
-from .security import Action, read_access, write_access
+from .security import Action, authorize, read_access
 
 log = logging.getLogger("fate_registry.http")
 
@@ -62,11 +62,11 @@ def _reply(outcome: Outcome) -> HookReply:
 
 
 async def _gateway_access(request: Request) -> None:
+    # Admin tokens only: FATE Flow sends its hook server no credentials, and running the
+    # client_authentication chain here would cost an outbound call per decision.
     settings: Settings = request.app.state.settings
-    if settings.hooks.gateway_protection == "read":
-        await read_access(request, None)
-    else:
-        await write_access(request, None)
+    action: Action = "read" if settings.hooks.gateway_protection == "read" else "write"
+    await authorize(request, action, chain=False)
 
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
@@ -120,8 +120,15 @@ def metrics(request: Request) -> Response:
     return Response(_dispatcher(request).metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
 
+def admits(outcome: Outcome) -> bool:
+    """Whether a client_authentication decision admits a request to the API: only a plugin's
+    definite allow does, never a failure policy's allow nor the capability's default."""
+    return outcome.allowed and not outcome.failed and outcome.plugin is not None
+
+
 async def client_authenticator(request: Request, action: Action) -> bool:
-    """The registration API's seam: run the client_authentication chain on ``request``."""
+    """The registration API's seam: run the client_authentication chain on ``request``. The
+    ``Authorization`` header is not forwarded: a mistyped admin token stays here."""
     body = await request.body()
     try:
         parsed = json.loads(body) if body else None
@@ -130,15 +137,24 @@ async def client_authenticator(request: Request, action: Action) -> bool:
     query = request.url.query
     auth_request = ClientAuthenticationRequest(
         full_path=request.url.path + (f"?{query}" if query else ""),
-        headers=dict(request.headers),
+        headers={k: v for k, v in request.headers.items() if k.lower() != "authorization"},
         form={},
         data=body.decode("utf-8", "replace"),
         json=parsed,
     )
     outcome = await run_in_threadpool(_dispatcher(request).client_authentication, auth_request)
+    if admits(outcome):
+        return True
     if not outcome.allowed:
-        log.info("client authentication refused %s: %s", request.url.path, outcome.message)
-    return outcome.allowed
+        reason = outcome.message
+    elif outcome.failed:
+        reason = f"the chain failed open, which does not admit here ({outcome.message})"
+    else:
+        reason = "no plugin had an opinion; the capability's default does not admit here"
+    log.info(
+        "client authentication refused %s (%s): %s", request.url.path, outcome.decision_id, reason
+    )
+    return False
 
 
 def install(app: FastAPI) -> None:

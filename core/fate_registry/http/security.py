@@ -12,7 +12,8 @@ Rules:
 
 Seam for the plugin framework: set ``app.state.client_authenticator`` to an async callable
 ``(request, action) -> bool``. It is called only when no admin token matched; True lets the
-request through, False (or an exception, which is logged) answers 401. It may read the raw body
+request through, False (or an exception, which is logged) answers 401. The hook gateway's
+checks pass ``chain=False``: tokens only, the authenticator is not called. It may read the raw body
 with ``await request.body()`` (FastAPI has already read and cached it) and the headers FATE's
 HMAC-signed clients send (TIMESTAMP, NONCE, APP_KEY, SIGNATURE). Installing it also counts as
 "authentication configured", so writes are protected by it even with no admin token.
@@ -57,11 +58,12 @@ def token_matches(token: str, settings: Settings) -> bool:
     return matched
 
 
-async def authorize(request: Request, action: Action) -> None:
-    """Let the request through or raise APIError(401). The one place access is decided."""
+async def authorize(request: Request, action: Action, *, chain: bool = True) -> None:
+    """Let the request through or raise APIError(401). The one place access is decided.
+    ``chain=False`` leaves the client authenticator out: admin tokens only."""
     settings: Settings = request.app.state.settings
-    authenticator: ClientAuthenticator | None = getattr(
-        request.app.state, "client_authenticator", None
+    authenticator: ClientAuthenticator | None = (
+        getattr(request.app.state, "client_authenticator", None) if chain else None
     )
     if action == "read" and not settings.protect_reads:
         return

@@ -41,17 +41,26 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def chain_protects(settings: Settings) -> bool:
+    """Whether the client_authentication chain protects writes on its own: it is on, and
+    neither its default nor its failure policy is allow."""
+    capability = settings.hooks.client_authentication
+    return settings.hooks.api_authentication and "allow" not in (
+        capability.default,
+        capability.failure_policy,
+    )
+
+
 def check_bind(settings: Settings, insecure: bool = False) -> None:
     if is_loopback(settings.host) or insecure:
         return
-    # The plugin framework's client_authentication chain protects writes when this is on.
-    chain = getattr(getattr(settings, "hooks", None), "api_authentication", False)
-    if not authentication_configured(settings, None) and not chain:
+    if not authentication_configured(settings, None) and not chain_protects(settings):
         raise UnsafeBind(
             f"refusing to listen on {settings.host}: anyone who can reach it could register or "
             "delete services. Set FATE_REGISTRY_ADMIN_TOKENS (then writes need "
             "'Authorization: Bearer <token>') or FATE_REGISTRY_HOOKS__API_AUTHENTICATION=true "
-            "(FATE's client_authentication chain), listen on 127.0.0.1, or pass --insecure."
+            "(FATE's client_authentication chain, with its default and failure_policy deny), "
+            "listen on 127.0.0.1, or pass --insecure."
         )
 
 
