@@ -173,10 +173,34 @@ def test_admin_tokens_under_16_characters_are_refused(tokens):
     assert "short-token" not in str(refused.value) and TOKEN not in str(refused.value)
 
 
-def test_non_loopback_bind_with_tokens_chain_or_insecure_is_allowed():
+def test_non_loopback_bind_with_tokens_or_insecure_is_allowed():
     check_bind(Settings(host="0.0.0.0", admin_tokens=[TOKEN]))
-    check_bind(Settings(host="0.0.0.0", hooks={"api_authentication": True}))
+    check_bind(
+        Settings(
+            host="0.0.0.0",
+            admin_tokens=[TOKEN],
+            protect_reads=True,
+            hooks={"gateway_protection": "read"},
+        )
+    )
     check_bind(Settings(host="0.0.0.0"), insecure=True)
+    check_bind(Settings(host="0.0.0.0", hooks={"api_authentication": True}), insecure=True)
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"hooks": {"api_authentication": True}},  # writes protected, the gateway is not
+        {"admin_tokens": [TOKEN], "hooks": {"gateway_protection": "read"}},  # reads are open
+    ],
+    ids=["chain-without-tokens", "gateway-like-open-reads"],
+)
+def test_non_loopback_bind_with_an_open_hook_gateway_is_refused(settings):
+    with pytest.raises(UnsafeBind, match="/v1/hook/signature would sign") as refused:
+        check_bind(Settings(host="0.0.0.0", **settings))
+    assert "FATE_REGISTRY_HOOKS__GATEWAY_PROTECTION=write" in str(refused.value)
+    assert "FATE_REGISTRY_PROTECT_READS=true" in str(refused.value)
+    check_bind(Settings(host="127.0.0.1", **settings))
 
 
 @pytest.mark.parametrize("policy", [{"default": "allow"}, {"failure_policy": "allow"}])

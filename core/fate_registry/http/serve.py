@@ -1,4 +1,5 @@
-"""Run the HTTP API under uvicorn, refusing to expose unprotected writes beyond loopback."""
+"""Run the HTTP API under uvicorn, refusing to expose open writes or an open hook gateway beyond
+loopback."""
 
 from __future__ import annotations
 
@@ -29,7 +30,8 @@ class ServeError(ValueError):
 
 
 class UnsafeBind(ServeError):
-    """Listening beyond loopback with writes open to anyone; ``--insecure`` overrides."""
+    """Listening beyond loopback with writes or the hook gateway open to anyone; ``--insecure``
+    overrides."""
 
 
 def is_loopback(host: str) -> bool:
@@ -51,6 +53,14 @@ def chain_protects(settings: Settings) -> bool:
     )
 
 
+def gateway_protected(settings: Settings) -> bool:
+    """Whether the hook gateway needs a token: only tokens protect it (FATE Flow sends none, so
+    the client_authentication chain is not run for it), as writes or as protected reads."""
+    return bool(settings.admin_tokens) and (
+        settings.hooks.gateway_protection == "write" or settings.protect_reads
+    )
+
+
 def check_bind(settings: Settings, insecure: bool = False) -> None:
     if is_loopback(settings.host) or insecure:
         return
@@ -61,6 +71,14 @@ def check_bind(settings: Settings, insecure: bool = False) -> None:
             "'Authorization: Bearer <token>') or FATE_REGISTRY_HOOKS__API_AUTHENTICATION=true "
             "(FATE's client_authentication chain, with its default and failure_policy deny), "
             "listen on 127.0.0.1, or pass --insecure."
+        )
+    if not gateway_protected(settings):
+        raise UnsafeBind(
+            f"refusing to listen on {settings.host}: the hook gateway (/v1/hook/*) would be "
+            "open to anyone, and /v1/hook/signature would sign anything for anyone. Set "
+            "FATE_REGISTRY_ADMIN_TOKENS with FATE_REGISTRY_HOOKS__GATEWAY_PROTECTION=write "
+            "(the default), or with FATE_REGISTRY_PROTECT_READS=true when it is read; listen "
+            "on 127.0.0.1, or pass --insecure."
         )
 
 
