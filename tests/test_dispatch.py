@@ -10,10 +10,16 @@ from typing import Any
 import pytest
 
 from fate_registry import hookimpl, nonblocking
-from fate_registry.capabilities import CAPABILITIES, Decision, PermissionRequest, Signature
+from fate_registry.capabilities import (
+    CAPABILITIES,
+    Decision,
+    PermissionRequest,
+    QueryAnswer,
+    Signature,
+)
 from fate_registry.decision_cache import TTLCache
 from fate_registry.dispatch import Dispatcher, InvalidRequest, mask
-from fate_registry.metrics import HookMetrics
+from fate_registry.metrics import RESULTS, HookMetrics
 from fate_registry.plugins import PluginManager, build_plugin_manager
 from fate_registry.settings import CAPABILITY_DEFAULTS, HooksSettings
 
@@ -139,10 +145,9 @@ def test_error_under_allow_policy_fails_open_and_is_counted() -> None:
     assert (outcome.allowed, outcome.failed, outcome.failed_open) == (True, True, True)
     assert (
         metrics.value(
-            "fate_registry_hook_calls_total",
+            "fate_registry_hook_failed_open_total",
             capability="client_authentication",
             plugin="boom",
-            result="failed_open",
         )
         == 1
     )
@@ -406,3 +411,85 @@ def test_decision_cache_expiry_never_drops_an_entry_written_meanwhile() -> None:
     assert cache.get("k") is None  # the expired entry
     data.writer.join(1)
     assert dict.get(data, "k", (0, None))[1] == "new"
+
+
+def calls(metrics: HookMetrics, capability: str, plugin: str) -> dict[str, float]:
+    """Every calls sample of one plugin by result, the histogram's count under 'observed'."""
+    counts = {
+        result: metrics.value(
+            "fate_registry_hook_calls_total", capability=capability, plugin=plugin, result=result
+        )
+        for result in (*RESULTS, "failed_open")
+    }
+    counts["observed"] = metrics.value(
+        "fate_registry_hook_call_seconds_count", capability=capability, plugin=plugin
+    )
+    return {name: count for name, count in counts.items() if count}
+
+
+@pytest.mark.parametrize(
+    ("answer", "capability", "policy", "result"),
+    [
+        (Decision.allow(), "permission", "deny", "allow"),
+        (Decision.deny("no", 108), "permission", "deny", "deny"),
+        (None, "permission", "deny", "no_opinion"),
+        ({"code": 0}, "permission", "deny", "error"),  # a wrong type
+        (Decision.allow(), "signature", "deny", "error"),  # an allow without a signature
+        (RuntimeError("down"), "permission", "allow", "error"),  # fails open
+        (RuntimeError("down"), "client_authentication", "allow", "error"),  # fails open
+    ],
+)
+def test_each_plugin_call_is_counted_once_with_one_latency_sample(
+    answer: Any, capability: str, policy: str, result: str
+) -> None:
+    metrics = HookMetrics()
+    d = Dispatcher(
+        settings=HooksSettings(**{capability: {"failure_policy": policy}}),  # type: ignore[arg-type]
+        plugins=manager(one=Answers(answer)),
+        metrics=metrics,
+    )
+    request = {"party_id": "9999"} if capability == "signature" else PERMISSION
+    d.decide(capability, request if capability != "client_authentication" else CLIENT)
+    assert calls(metrics, capability, "one") == {result: 1, "observed": 1}
+    failed_open = metrics.value(
+        "fate_registry_hook_failed_open_total", capability=capability, plugin="one"
+    )
+    assert failed_open == (1 if policy == "allow" else 0)
+
+
+def test_a_plugin_not_called_is_counted_without_a_latency_sample() -> None:
+    metrics = HookMetrics()
+    d = Dispatcher(
+        settings=HooksSettings(permission={"chain": ["ghost"]}),
+        plugins=manager(),
+        metrics=metrics,
+    )
+    d.permission(PERMISSION)
+    assert calls(metrics, "permission", "ghost") == {"error": 1}
+
+
+def test_cache_hits_are_logged_and_counted_as_decisions(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="fate_registry.decisions")
+    metrics = HookMetrics()
+    d = Dispatcher(plugins=manager(yes=Answers(Decision.allow())), metrics=metrics)
+    d.permission(PERMISSION)
+    hit = d.permission(PERMISSION)
+    assert hit.cached
+    logged = [r.getMessage() for r in caplog.records if hit.decision_id in r.getMessage()]
+    assert len(logged) == 1 and logged[0].endswith("(cached)")
+    assert (
+        metrics.value("fate_registry_decisions_total", capability="permission", result="allow") == 2
+    )
+    assert metrics.value("fate_registry_decision_cache_hits_total", capability="permission") == 1
+
+
+def test_api_reader_answers_say_which_plugin_gave_them() -> None:
+    class Query:
+        @hookimpl
+        def query(self) -> QueryAnswer:
+            return QueryAnswer(status="running", raw_status="RUNNING")
+
+    answer, plugin = dispatcher(manager(silent=Answers(None), q=Query())).api_reader(
+        "query", {"job_id": "j"}
+    )
+    assert (answer, plugin) == (QueryAnswer(status="running", raw_status="RUNNING"), "q")

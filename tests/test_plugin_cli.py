@@ -117,3 +117,21 @@ def test_call_of_apireader_without_a_service_says_so(run: Any, tmp_path: Path) -
     result = run("call", "query", "--json-file", str(path))
     assert result.exit_code == 1
     assert result.stderr.strip() == "error: no plugin answered query (chain: http)"
+
+
+def test_call_of_apireader_prints_the_answer_the_plugin_and_the_time(
+    run: Any, sqlite_url: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "query.json"
+    path.write_text('{"job_id": "job-42"}')
+    with serve(callback_app()) as (host, port):
+        with Registry(sqlite_url) as registry:
+            registry.register_server("HOOK", host, port)
+            registry.register_service("HOOK", "query", "/query-data")
+        human = run("call", "query", "--json-file", str(path))
+        as_json = run("call", "query", "--json-file", str(path), "--json")
+    assert human.exit_code == 0, human.output
+    lines = human.stdout.splitlines()
+    assert json.loads(lines[0]) == {"status": "success", "raw_status": "success"}
+    assert lines[1].startswith("plugin: http; ") and lines[1].endswith(" ms")
+    assert json.loads(as_json.stdout)["plugin"] == "http"

@@ -11,7 +11,7 @@ import logging
 import os
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -114,6 +114,33 @@ class _Failure(Exception):
         super().__init__(message)
 
 
+class _WrongAnswer(Exception):
+    """A plugin answered something that is not an answer of its hook."""
+
+
+def _check_decision(answer: Any) -> str:
+    """The metrics result of a decision plugin's answer; _WrongAnswer when it is unusable."""
+    if answer is None:
+        return "no_opinion"
+    if not isinstance(answer, Decision):
+        raise _WrongAnswer(f"answered a {type(answer).__name__}, not a Decision")
+    return "allow" if answer.allowed else "deny"
+
+
+def _check_signature(answer: Any) -> str:
+    result = _check_decision(answer)
+    if result == "allow" and not (isinstance(answer, Signature) and answer.signature):
+        raise _WrongAnswer("allowed but gave no signature")
+    return result
+
+
+ANSWERS: dict[str, type[BaseModel]] = {
+    "upload": UploadAnswer,
+    "query": QueryAnswer,
+    "download": DownloadAnswer,
+}
+
+
 class Dispatcher:
     """Runs a capability's chain of plugins under its settings; one per registry."""
 
@@ -137,7 +164,7 @@ class Dispatcher:
         # hangs fills its own pool (its calls then wait, and time out, within their deadline)
         # and never takes the workers of the others.
         per_capability = max(1, settings.max_workers // len(CAPABILITIES))
-        self._workers = {
+        self._workers: dict[str, Workers] = {
             c: Workers(per_capability, name=f"fate-registry-hook-{c}") for c in CAPABILITIES
         }
         self._chains: dict[str, list[tuple[str, Any]]] = {}
@@ -161,13 +188,13 @@ class Dispatcher:
         return self.decide("permission", request)
 
     def upload(self, request: UploadRequest | Mapping[str, Any]) -> UploadAnswer:
-        return self._first_answer("upload", request, UploadAnswer)
+        return self._first_answer("upload", request, UploadAnswer)[0]
 
     def query(self, request: QueryRequest | Mapping[str, Any]) -> QueryAnswer:
-        return self._first_answer("query", request, QueryAnswer)
+        return self._first_answer("query", request, QueryAnswer)[0]
 
     def download(self, request: DownloadRequest | Mapping[str, Any]) -> DownloadAnswer:
-        return self._first_answer("download", request, DownloadAnswer)
+        return self._first_answer("download", request, DownloadAnswer)[0]
 
     # -- chains ---------------------------------------------------------------------------
 
@@ -210,7 +237,10 @@ class Dispatcher:
             hit = self._caches[capability].get(key)
             if hit is not None:
                 self.metrics.cache_hit(capability)
-                return replace(hit, decision_id=decision_id, cached=True, elapsed=0.0)
+                elapsed = time.monotonic() - started
+                outcome = replace(hit, decision_id=decision_id, cached=True, elapsed=elapsed)
+                self._record(outcome, request)
+                return outcome
         outcome = self._run_chain(capability, cfg, request, decision_id, started)
         if key is not None and not outcome.failed:
             ttl = cfg.allow_ttl if outcome.allowed else cfg.deny_ttl
@@ -234,6 +264,7 @@ class Dispatcher:
         errors: list[str] = []
         last_signature: str | None = None
         allow_message = "success"
+        check = _check_signature if capability == "signature" else _check_decision
 
         def outcome(allowed: bool, code: int, message: str, plugin: str | None) -> Outcome:
             return Outcome(
@@ -252,14 +283,14 @@ class Dispatcher:
 
         for name, impl in self.chain(capability):
             try:
-                answer = self._call(capability, cfg, name, impl, context, request)
+                answer = self._invoke(capability, cfg, name, impl, context, request, check)
             except _Failure as failure:
                 errors.append(f"{name}: {failure}")
                 if cfg.failure_policy == "deny":
                     message = f"{capability} failed ({name}: {failure}); failure policy denies"
                     return outcome(False, deny_code, message, name)
                 failed_open.append(name)
-                self.metrics.call(capability, name, "failed_open", 0.0)
+                self.metrics.failed_opened(capability, name)
                 if every_must_allow:
                     continue
                 return outcome(True, SUCCESS, f"failed open: {name}: {failure}", name)
@@ -282,25 +313,6 @@ class Dispatcher:
             return outcome(True, SUCCESS, f"{silent}; default allows", None)
         return outcome(False, deny_code, f"{silent}; default denies", None)
 
-    def _call(
-        self,
-        capability: str,
-        cfg: CapabilitySettings,
-        name: str,
-        impl: Any,
-        context: HookContext,
-        request: BaseModel,
-    ) -> Decision | None:
-        answer: Decision | None = self._invoke(capability, cfg, name, impl, context, request)
-        if answer is not None and not isinstance(answer, Decision):
-            self.metrics.call(capability, name, "error", 0.0)
-            raise _Failure("error", f"answered a {type(answer).__name__}, not a Decision")
-        unsigned = not isinstance(answer, Signature) or not answer.signature
-        if capability == "signature" and answer is not None and answer.allowed and unsigned:
-            self.metrics.call(capability, name, "error", 0.0)
-            raise _Failure("error", "allowed but gave no signature")
-        return answer
-
     def _invoke(
         self,
         capability: str,
@@ -309,18 +321,23 @@ class Dispatcher:
         impl: Any,
         context: HookContext,
         request: BaseModel,
+        check: Callable[[Any], str],
     ) -> Any:
-        """Call one plugin under the deadline; raise _Failure on error or timeout."""
+        """Call one plugin under the deadline and count the call once, under the result
+        ``check`` gives its answer; raise _Failure on an error, a timeout or a wrong answer."""
         if impl is None:
-            self.metrics.call(capability, name, "error", 0.0)
+            self.metrics.call(capability, name, "error", None)
             raise _Failure("error", f"plugin {name!r} is in the chain but not loaded")
         kwargs = {"context": context, "request": request}
         args = [kwargs[arg] for arg in impl.argnames]
-        remaining = context.deadline - time.monotonic()
         started = time.monotonic()
+        remaining = context.deadline - started
         if remaining <= 0:
-            self.metrics.call(capability, name, "timeout", 0.0)
+            self.metrics.call(capability, name, "timeout", None)
             raise _Failure("timeout", "no time left in the budget")
+        answer: Any = None
+        result = "error"
+        failure: _Failure | None = None
         try:
             if name in cfg.inline or getattr(impl.function, NONBLOCKING, False):
                 answer = impl.function(*args)
@@ -328,46 +345,55 @@ class Dispatcher:
                     raise DeadlineExceeded
             else:
                 answer = self._workers[capability].call(impl.function, tuple(args), remaining)
+            result = check(answer)
         except DeadlineExceeded:
-            elapsed = time.monotonic() - started
-            self.metrics.call(capability, name, "timeout", elapsed)
-            raise _Failure("timeout", f"timed out after {elapsed:.2f} s") from None
+            failure = _Failure("timeout", f"timed out after {time.monotonic() - started:.2f} s")
+        except _WrongAnswer as exc:
+            failure = _Failure("error", str(exc))
         except Exception as exc:
-            self.metrics.call(capability, name, "error", time.monotonic() - started)
-            raise _Failure("error", f"{type(exc).__name__}: {exc}") from exc
+            failure = _Failure("error", f"{type(exc).__name__}: {exc}")
         elapsed = time.monotonic() - started
-        if answer is None:
-            result = "no_opinion"
-        elif isinstance(answer, Decision):
-            result = "allow" if answer.allowed else "deny"
-        else:
-            result = "allow"  # ApiReader answers
-        self.metrics.call(capability, name, result, elapsed)
+        self.metrics.call(capability, name, result if failure is None else failure.result, elapsed)
+        if failure is not None:
+            raise failure
         return answer
 
     # -- ApiReader ------------------------------------------------------------------------
 
+    def api_reader(
+        self, capability: str, request: BaseModel | Mapping[str, Any]
+    ) -> tuple[BaseModel, str]:
+        """Run an ApiReader ``capability``: its answer, and the name of the plugin that gave it."""
+        if capability not in API_READER:
+            raise InvalidRequest(f"{capability!r} is not ApiReader's; use one of {API_READER}")
+        return self._first_answer(capability, request, ANSWERS[capability])
+
     def _first_answer(
         self, capability: str, request: BaseModel | Mapping[str, Any], answer_type: type[A]
-    ) -> A:
+    ) -> tuple[A, str]:
         started = time.monotonic()
         request = self._validated(capability, request)
         cfg = self.settings.capability(capability)
         context = self._context(capability, cfg, new_decision_id(), started)
+
+        def check(answer: Any) -> str:
+            if answer is None:
+                return "no_opinion"
+            if not isinstance(answer, answer_type):
+                raise _WrongAnswer(
+                    f"answered a {type(answer).__name__}, not a {answer_type.__name__}"
+                )
+            return "allow"
+
         for name, impl in self.chain(capability):
             try:
-                answer = self._invoke(capability, cfg, name, impl, context, request)
+                answer = self._invoke(capability, cfg, name, impl, context, request, check)
             except _Failure as failure:
                 raise HookFailed(f"{capability} failed in plugin {name!r}: {failure}") from None
             if answer is None:
                 continue
-            if not isinstance(answer, answer_type):
-                raise HookFailed(
-                    f"{capability}: plugin {name!r} answered a {type(answer).__name__}, "
-                    f"not a {answer_type.__name__}"
-                )
             log.info("%s %s by %s: %s", context.decision_id, capability, name, answer)
-            return answer
+            return answer, name
         chain = self._chain_names(capability)
         raise HookFailed(f"no plugin answered {capability} (chain: {chain})")
 
@@ -425,12 +451,13 @@ class Dispatcher:
             )
         elif log.isEnabledFor(logging.INFO):
             log.info(
-                "decision %s %s %s by %s in %.1f ms",
+                "decision %s %s %s by %s in %.1f ms%s",
                 outcome.decision_id,
                 outcome.capability,
                 result,
                 outcome.plugin,
                 outcome.elapsed * 1000,
+                " (cached)" if outcome.cached else "",
             )
         if log.isEnabledFor(logging.DEBUG):
             log.debug("decision %s request %s", outcome.decision_id, mask(request.model_dump()))

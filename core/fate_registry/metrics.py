@@ -6,12 +6,16 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
-RESULTS = ("allow", "deny", "no_opinion", "error", "timeout", "failed_open")
+RESULTS = ("allow", "deny", "no_opinion", "error", "timeout")
 BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 
 
 class HookMetrics:
-    """Calls by result and latency per capability and plugin; decisions and cache hits."""
+    """Calls by result and latency per capability and plugin; decisions and cache hits.
+
+    Each plugin call is counted once, under one result of RESULTS. A failure that the policy
+    turned into an allow is counted again on ``failed_open``, a counter of its own.
+    """
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry()
@@ -28,6 +32,12 @@ class HookMetrics:
             buckets=BUCKETS,
             registry=self.registry,
         )
+        self.failed_open = Counter(
+            "fate_registry_hook_failed_open",
+            "Plugin failures (errors, timeouts) that the failure policy answered with an allow",
+            ("capability", "plugin"),
+            registry=self.registry,
+        )
         self.decisions = Counter(
             "fate_registry_decisions",
             "Decisions by capability and result (allow, deny, failed_open, failed_closed)",
@@ -42,17 +52,28 @@ class HookMetrics:
         )
         self._children: dict[tuple[str, ...], Any] = {}
 
-    def call(self, capability: str, plugin: str, result: str, seconds: float) -> None:
+    def call(self, capability: str, plugin: str, result: str, seconds: float | None) -> None:
+        """One plugin call; ``seconds`` None when the plugin was not called (not loaded, no
+        time left), so that the latency histogram holds only real calls."""
         key: tuple[str, ...] = ("c", capability, plugin, result)
         counter = self._children.get(key)
         if counter is None:
             counter = self._children[key] = self.calls.labels(capability, plugin, result)
         counter.inc()
+        if seconds is None:
+            return
         key = ("l", capability, plugin)
         histogram = self._children.get(key)
         if histogram is None:
             histogram = self._children[key] = self.latency.labels(capability, plugin)
         histogram.observe(seconds)
+
+    def failed_opened(self, capability: str, plugin: str) -> None:
+        key: tuple[str, ...] = ("f", capability, plugin)
+        counter = self._children.get(key)
+        if counter is None:
+            counter = self._children[key] = self.failed_open.labels(capability, plugin)
+        counter.inc()
 
     def decision(self, capability: str, result: str) -> None:
         key: tuple[str, ...] = ("d", capability, result)

@@ -104,9 +104,9 @@ def call(
             outcome = dispatcher.decide(capability.value, request)
             answer: dict[str, Any] = outcome.as_dict()
         else:
-            method = getattr(dispatcher, capability.value)
-            answer = method(request).model_dump(mode="json")
-            answer["elapsed"] = time.perf_counter() - started
+            result, plugin = dispatcher.api_reader(capability.value, request)
+            answer = result.model_dump(mode="json")
+            answer.update(plugin=plugin, elapsed=time.perf_counter() - started)
     except InvalidRequest as exc:
         raise CliError(f"{json_file}: {exc}", EXIT_INVALID) from None
     allowed = answer.get("allowed", True)
@@ -124,7 +124,9 @@ def call(
             f"decision {answer['decision_id']}; {answer['elapsed'] * 1000:.1f} ms"
         )
     else:
+        plugin, elapsed = answer.pop("plugin"), answer.pop("elapsed")
         typer.echo(json.dumps(answer, ensure_ascii=False))
+        typer.echo(f"plugin: {plugin}; {elapsed * 1000:.1f} ms")
     if not allowed:
         raise typer.Exit(1)
 
