@@ -317,6 +317,15 @@ def test_one_access_log_line_per_request_with_its_id(sqlite_url, caplog):
         assert '"POST /v1/server/nope/get" 404' in lines[0]
 
 
+def test_the_access_log_escapes_control_characters_in_the_path(sqlite_url, caplog):
+    with client_for(sqlite_url) as (client, _):
+        with caplog.at_level(logging.INFO, logger="fate_registry.access"):
+            client.get("/v1/x%0aINFO:%20forged%20200%0d%1b[2K%E2%80%A8%22%5c")
+        (line,) = [r.getMessage() for r in caplog.records if r.name == "fate_registry.access"]
+        assert line.isprintable()
+        assert '"GET /v1/x\\nINFO: forged 200\\r\\x1b[2K\\u2028\\"\\\\" 404' in line
+
+
 def test_no_reply_carries_a_token_tls_path_or_secret_value(sqlite_url):
     with client_for(sqlite_url, admin_tokens=[TOKEN]) as (client, registry):
         registry.register_server(

@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..errors import Conflict, InvalidRegistration, ServerNotFound, ServiceNotFound
 from .envelopes import Code, reply
+from .logsafe import printable
 from .schemas import BODY_FORMS
 
 log = logging.getLogger("fate_registry.http")
@@ -129,7 +130,7 @@ async def _on_http(request: Request, exc: Exception) -> JSONResponse:
 
 async def _on_bug(request: Request, exc: Exception) -> JSONResponse:
     # The cause goes to the log only: it may hold a database URL or a file path.
-    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    log.exception("unhandled error on %s %s", request.method, printable(request.url.path))
     return error_reply(request, 500, "internal error: see the server log")
 
 

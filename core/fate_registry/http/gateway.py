@@ -26,6 +26,7 @@ from ..dispatch import Dispatcher, Outcome
 from ..registry import Registry
 from ..settings import Settings
 from .envelopes import HookError
+from .logsafe import printable
 from .security import Action, authorize, read_access
 
 log = logging.getLogger("fate_registry.http")
@@ -152,7 +153,10 @@ async def client_authenticator(request: Request, action: Action) -> bool:
     else:
         reason = "no plugin had an opinion; the capability's default does not admit here"
     log.info(
-        "client authentication refused %s (%s): %s", request.url.path, outcome.decision_id, reason
+        "client authentication refused %s (%s): %s",
+        printable(request.url.path),
+        outcome.decision_id,
+        printable(reason),
     )
     return False
 

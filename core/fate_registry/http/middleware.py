@@ -12,6 +12,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .errors import TOO_LARGE, error_reply
 from .jsonbody import strict_json_problem
+from .logsafe import printable
 
 access_log = logging.getLogger("fate_registry.access")
 
@@ -54,7 +55,7 @@ class RequestLog:
                 request_id,
                 f"{client[0]}:{client[1]}" if client else "-",
                 scope["method"],
-                scope["path"],
+                printable(scope["path"]),
                 status,
                 (time.perf_counter() - started) * 1000,
             )

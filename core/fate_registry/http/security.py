@@ -31,6 +31,7 @@ from fastapi import Depends, FastAPI, Header, Request
 
 from ..settings import Settings
 from .errors import APIError
+from .logsafe import printable
 
 log = logging.getLogger("fate_registry.http")
 
@@ -77,7 +78,7 @@ async def authorize(request: Request, action: Action, *, chain: bool = True) -> 
             if await authenticator(request, action):
                 return
         except Exception:
-            log.exception("client authenticator failed on %s", request.url.path)
+            log.exception("client authenticator failed on %s", printable(request.url.path))
     message = (
         f"the bearer token is not valid for {action}s here"
         if token
