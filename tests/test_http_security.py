@@ -366,6 +366,35 @@ def test_no_reply_carries_a_token_tls_path_or_secret_value(sqlite_url):
         assert replies[0].json()["data"]["TLS"]["tls_ca_bundle_set"] is True
 
 
+def test_replies_mask_secrets_in_lists_and_in_uri_and_url_queries(sqlite_url):
+    with client_for(sqlite_url) as (client, registry):
+        registry.register_server("s", "10.0.0.5", 8080)
+        body = {
+            "server_name": "s",
+            "service_name": "upload",
+            "uri": "/up?x=1&access_token=tok-in-uri&b",
+            "params": {"signers": [{"api_key": "key-in-list"}, "plain"]},
+            "data": {"parties": [[{"password": "pw-in-list"}]], "party_id": "9999"},
+        }
+        replies = [
+            client.post("/v1/service/registry", json=body),
+            client.post("/v1/service/query", json={"service_name": "upload"}),
+            client.get(
+                "/v2/server/service/query", params={"server_name": "s", "service_name": "upload"}
+            ),
+        ]
+        for reply in replies:
+            assert reply.status_code == 200
+            for secret in ("tok-in-uri", "key-in-list", "pw-in-list"):
+                assert secret not in reply.text
+        service = replies[2].json()["data"]
+        assert service["uri"] == "/up?x=1&access_token=********&b"
+        assert service["url"] == "http://10.0.0.5:8080/up?x=1&access_token=********&b"
+        assert service["params"] == {"signers": [{"api_key": "********"}, "plain"]}
+        assert service["data"] == {"parties": [[{"password": "********"}]], "party_id": "9999"}
+        assert registry.resolve("s", "upload").url.endswith("access_token=tok-in-uri&b")
+
+
 # -- health and the OpenAPI document ----------------------------------------------------------
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from typing import Annotated, Any
+from urllib.parse import unquote_plus
 
 from pydantic import (
     BaseModel,
@@ -224,17 +225,44 @@ _SECRET_NAME = re.compile(
 REDACTED = "********"
 
 
-def _redact(values: dict[str, Any]) -> dict[str, Any]:
-    return {
-        k: REDACTED if _SECRET_NAME.search(k) else (_redact(v) if isinstance(v, dict) else v)
-        for k, v in values.items()
-    }
+def _redact(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: REDACTED if _SECRET_NAME.search(k) else _redact(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redact(v) for v in value]
+    return value
+
+
+def _redact_pairs(pairs: str) -> str:
+    masked = []
+    for pair in pairs.split("&"):
+        name, equals, _ = pair.partition("=")
+        secret = equals and _SECRET_NAME.search(unquote_plus(name))
+        masked.append(f"{name}={REDACTED}" if secret else pair)
+    return "&".join(masked)
+
+
+def redact_uri(uri: str) -> str:
+    """``uri`` (or a URL) with the values of secret-looking query (and fragment) parameters
+    masked: ``/p?token=abc&x=1`` shows as ``/p?token=********&x=1``."""
+    rest, hash_mark, fragment = uri.partition("#")
+    path, question_mark, query = rest.partition("?")
+    return (
+        path
+        + question_mark
+        + (_redact_pairs(query) if query else "")
+        + hash_mark
+        + (_redact_pairs(fragment) if fragment else "")
+    )
 
 
 def service_view(service: Service) -> Service:
-    """A service as replies show it: values under secret-looking names are masked."""
+    """A service as replies show it: values under secret-looking names are masked, in
+    ``params``, ``data`` and ``headers`` at any depth, and in the query of ``uri`` and ``url``."""
     return service.model_copy(
         update={
+            "uri": redact_uri(service.uri),
+            "url": redact_uri(service.url),
             "params": _redact(service.params),
             "data": _redact(service.data),
             "headers": _redact(service.headers),
