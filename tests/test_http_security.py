@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import logging
 import socket
+import threading
+import time
 from collections.abc import Iterator
 
 import pytest
 from http_support import SPEC_SERVER, SPEC_SERVICE, client_for, register_spec_example, snapshot
 
 from fate_registry import Registry, Settings
+from fate_registry.http.errors import APIError
+from fate_registry.http.guard import check_reachable
 from fate_registry.http.serve import UnsafeBind, check_bind
 
 TOKEN = "s3cret-token-for-tests"
@@ -292,6 +296,37 @@ def test_connectivity_setting_checks_and_check_false_overrides_it(sqlite_url, cl
     with client_for(sqlite_url, check_connectivity=True) as (client, _):
         assert client.post("/v1/server/a/register", json=body).status_code == 422
         assert client.post("/v1/server/a/register?check=false", json=body).status_code == 200
+
+
+def test_check_true_resolves_a_name(sqlite_url, listening_port, closed_port):
+    with client_for(sqlite_url) as (client, registry):
+        body = {"server_name": "a", "host": "localhost", "port": closed_port}
+        assert client.post("/v2/server/registry?check=true", json=body).status_code == 422
+        body["port"] = listening_port
+        assert client.post("/v2/server/registry?check=true", json=body).status_code == 200
+        assert registry.server("a").host == "localhost"
+
+
+@pytest.fixture
+def stuck_resolver(monkeypatch) -> Iterator[None]:
+    released = threading.Event()
+
+    def getaddrinfo(*args, **kwargs):
+        released.wait(10)
+        raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    yield
+    released.set()
+
+
+def test_the_connectivity_timeout_covers_name_resolution(stuck_resolver):
+    started = time.monotonic()
+    with pytest.raises(APIError) as refused:
+        check_reachable("slow.example", 80, timeout=0.3)
+    assert time.monotonic() - started < 1
+    assert refused.value.status == 422
+    assert "(name not resolved within 0.3 s)" in refused.value.message
 
 
 # -- request ids, access log, secrets ---------------------------------------------------------

@@ -6,14 +6,18 @@ from __future__ import annotations
 import fnmatch
 import ipaddress
 import socket
+import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 from .errors import APIError
 
 CONNECT_TIMEOUT = 2.0
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+_AddressInfo = tuple[socket.AddressFamily, socket.SocketKind, int, str, Any]
 
 
 @dataclass(frozen=True)
@@ -61,10 +65,14 @@ def check_allowed(rules: HostRules, host: str) -> None:
 
 
 def check_reachable(host: str, port: int, timeout: float = CONNECT_TIMEOUT) -> None:
-    """Open and close a TCP connection, or raise APIError(422) with the reason."""
+    """Resolve ``host`` and open and close a TCP connection to it, all within ``timeout``, or
+    raise APIError(422) with the reason."""
+    deadline = time.monotonic() + timeout
     try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return
+        _connect(_resolve(host, port, timeout), deadline)
+        return
+    except _NotResolved:
+        reason = f"name not resolved within {timeout:g} s"
     except TimeoutError:
         reason = f"no answer within {timeout:g} s"
     except OSError as exc:
@@ -73,3 +81,39 @@ def check_reachable(host: str, port: int, timeout: float = CONNECT_TIMEOUT) -> N
         422,
         f"connectivity check: cannot connect to {host}:{port} ({reason}); nothing was stored",
     )
+
+
+class _NotResolved(Exception):
+    pass
+
+
+# getaddrinfo has no timeout of its own: it runs here, and is waited for no longer than the
+# check's timeout. A few threads: lookups stuck in a dead resolver cannot pile up threads.
+_resolver = ThreadPoolExecutor(max_workers=4, thread_name_prefix="fate-registry-resolve")
+
+
+def _resolve(host: str, port: int, timeout: float) -> Sequence[_AddressInfo]:
+    lookup = _resolver.submit(socket.getaddrinfo, host, port, 0, socket.SOCK_STREAM)
+    try:
+        return lookup.result(timeout=timeout)
+    except TimeoutError:
+        lookup.cancel()
+        raise _NotResolved from None
+
+
+def _connect(addresses: Sequence[_AddressInfo], deadline: float) -> None:
+    """Connect to the first address that answers before ``deadline``, as
+    ``socket.create_connection`` does; raise the last error."""
+    error: OSError = OSError("no address")
+    for family, kind, proto, _, address in addresses:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError
+        with socket.socket(family, kind, proto) as sock:
+            sock.settimeout(remaining)
+            try:
+                sock.connect(address)
+                return
+            except OSError as exc:
+                error = exc
+    raise error
