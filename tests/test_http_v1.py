@@ -8,6 +8,7 @@ import pytest
 from http_support import SPEC_SERVER, SPEC_SERVICE, client_for, register_spec_example, snapshot
 
 from fate_registry import Registry
+from fate_registry.http.schemas import ServiceBody, ServiceFields, ServiceKey
 
 
 @pytest.fixture
@@ -187,3 +188,13 @@ def test_delete_server_with_services_needs_cascade(api):
     done = client.post("/v1/server/fate_test/delete", json={"cascade": True})
     assert done.json()["data"] == {"services": 1}
     assert registry.servers() == []
+
+
+def test_a_service_body_is_its_names_then_the_fields_of_a_legacy_service(api):
+    client, _ = api
+    assert issubclass(ServiceBody, ServiceFields) and issubclass(ServiceBody, ServiceKey)
+    schemas = client.get("/openapi.json").json()["components"]["schemas"]
+    body, fields = schemas["ServiceBody"], schemas["ServiceFields"]
+    assert list(body["properties"]) == ["server_name", "service_name", *fields["properties"]]
+    assert body["required"] == ["server_name", "service_name", "uri"]
+    assert body["additionalProperties"] is False

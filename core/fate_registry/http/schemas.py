@@ -145,17 +145,14 @@ class ServiceFields(_Body):
     headers: Headers = Field(default_factory=dict, description="headers sent")
 
 
-class ServiceBody(_Body):
+class ServiceKey(_Body):
     server_name: ServerName
     service_name: ServiceName
-    uri: Uri
-    method: models.Method = "POST"
-    protocol: models.Protocol | None = Field(
-        default=None, description="default: the server's protocol"
-    )
-    params: JsonObject = Field(default_factory=dict, description="query parameters sent")
-    data: JsonObject = Field(default_factory=dict, description="body fields sent")
-    headers: Headers = Field(default_factory=dict, description="headers sent")
+
+
+# The names, then the fields: pydantic takes the fields of the last base first.
+class ServiceBody(ServiceFields, ServiceKey):
+    pass
 
 
 class LegacyServer(ServerAddress):
@@ -187,11 +184,6 @@ V1ServiceRegistryBody = Annotated[
 class ServiceQueryBody(_Body):
     service_name: ServiceName
     server_name: ServerName | None = None
-
-
-class ServiceKey(_Body):
-    server_name: ServerName
-    service_name: ServiceName
 
 
 class ServerDeleteOptions(_Body):
