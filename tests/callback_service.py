@@ -24,10 +24,14 @@ def callback_app() -> FastAPI:
     async def record(request: Request) -> dict[str, Any]:
         body = await request.body()
         seen = {
+            "method": request.method,
             "path": request.url.path,
+            "raw_path": request.scope["raw_path"].decode(),
+            "query": request.url.query,  # as sent, percent-encoded
             "headers": dict(request.headers),
             "params": dict(request.query_params),
             "body": body,
+            "client_port": request.client.port if request.client else None,
         }
         app.state.seen.append(seen)
         app.state.calls[request.url.path] += 1
@@ -107,6 +111,34 @@ def callback_app() -> FastAPI:
     async def sign_missing(request: Request) -> dict[str, Any]:
         await record(request)
         return {"code": 0, "msg": "signed, honest"}
+
+    @app.post("/trickle")
+    async def trickle(request: Request) -> Response:
+        """A JSON reply sent one byte every 0.3 s: each read gets data, none times out."""
+        await record(request)
+        reply = b'{"code": 0, "msg": "' + b"x" * 40 + b'"}'
+        headers = {"content-length": str(len(reply))} if "length" in request.query_params else {}
+
+        async def slowly() -> Any:
+            for i in range(len(reply)):
+                yield reply[i : i + 1]
+                await asyncio.sleep(0.3)
+
+        return StreamingResponse(slowly(), media_type="application/json", headers=headers)
+
+    @app.post("/oversized")
+    async def oversized(request: Request) -> Response:
+        """A 2 MiB JSON reply: with a Content-Length, or streamed without one."""
+        await record(request)
+        reply = b'{"code": 0, "msg": "' + b"x" * (2 << 20) + b'"}'
+        if "length" in request.query_params:
+            return Response(reply, media_type="application/json")
+
+        async def chunks() -> Any:
+            for i in range(0, len(reply), 1 << 16):
+                yield reply[i : i + (1 << 16)]
+
+        return StreamingResponse(chunks(), media_type="application/json")
 
     @app.post("/echo")
     async def echo(request: Request) -> dict[str, Any]:

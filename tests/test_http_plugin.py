@@ -6,10 +6,12 @@ import base64
 import hashlib
 import hmac
 import json
+import logging
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
 import pytest
 from callback_service import callback_app, serve
@@ -167,19 +169,62 @@ def test_client_authentication_sends_the_json_key(
     assert json.loads(callback[0].state.seen[-1]["body"]) == CLIENT
 
 
-def test_outbound_calls_are_signed_when_a_secret_is_set(
+KEY = b"0123456789abcdef"
+SECRETS = {"HOOK": "whsec_" + base64.b64encode(KEY).decode()}
+
+
+def provider_verifies(seen: dict[str, Any], key: bytes = KEY) -> bool:
+    """A provider's check of the signature, exactly as docs/plugins.md tells it."""
+    headers = seen["headers"]
+    query = urlencode(sorted(parse_qsl(seen["query"], keep_blank_values=True)))
+    body = b"" if headers.get("webhook-body") == "unsigned" else seen["body"]
+    signed = (
+        f"{headers['webhook-id']}.{headers['webhook-timestamp']}."
+        f"{seen['method']}\n{seen['raw_path']}\n{query}\n".encode()
+    ) + body
+    expected = base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+    return hmac.compare_digest(headers["webhook-signature"], "v1," + expected)
+
+
+def test_outbound_calls_sign_method_path_query_and_body(
     registry: Registry, callback: tuple[FastAPI, str, int]
 ) -> None:
-    registry.register_service("HOOK", "permission", "/echo")
-    secret = base64.b64encode(b"0123456789abcdef").decode()
-    d = dispatcher(registry, signing_secrets={"HOOK": f"whsec_{secret}"})
-    d.permission(PERMISSION)
+    registry.register_service("HOOK", "permission", "/echo", params={"b": "2", "a": "x y"})
+    dispatcher(registry, signing_secrets=SECRETS).permission(PERMISSION)
     seen = callback[0].state.seen[-1]
-    headers = seen["headers"]
-    signed = f"{headers['webhook-id']}.{headers['webhook-timestamp']}.".encode() + seen["body"]
-    expected = base64.b64encode(hmac.new(b"0123456789abcdef", signed, hashlib.sha256).digest())
-    assert headers["webhook-signature"] == "v1," + expected.decode()
-    assert abs(int(headers["webhook-timestamp"]) - time.time()) < 5
+    assert provider_verifies(seen)
+    assert abs(int(seen["headers"]["webhook-timestamp"]) - time.time()) < 5
+    assert "webhook-body" not in seen["headers"]
+    assert not provider_verifies({**seen, "body": seen["body"].replace(b"9999", b"6666")})
+    assert not provider_verifies({**seen, "query": "a=x+y&b=3"})
+    assert not provider_verifies({**seen, "raw_path": "/allow"})
+    assert not provider_verifies({**seen, "method": "PUT"})
+
+
+def test_download_signs_its_request_body_parameter(
+    registry: Registry, callback: tuple[FastAPI, str, int], tmp_path: Path
+) -> None:
+    registry.register_service("HOOK", "download", "/download")
+    d = dispatcher(registry, signing_secrets=SECRETS)
+    d.download({"job_id": "job-42", "destination": tmp_path / "f.csv"})
+    seen = callback[0].state.seen[-1]
+    assert json.loads(seen["params"]["requestBody"])["jobId"] == "job-42"
+    assert provider_verifies(seen)
+    replayed = seen["query"].replace("job-42", "job-43")
+    assert not provider_verifies({**seen, "query": replayed})
+
+
+def test_upload_signs_its_target_and_says_the_streamed_body_is_not_signed(
+    registry: Registry, callback: tuple[FastAPI, str, int], tmp_path: Path
+) -> None:
+    registry.register_service("HOOK", "upload", "/upload")
+    ids = tmp_path / "ids"
+    ids.write_text("id\n1\n")
+    dispatcher(registry, signing_secrets=SECRETS).upload({"ids_path": ids, "job_id": "j1"})
+    seen = callback[0].state.seen[-1]
+    assert seen["headers"]["webhook-body"] == "unsigned"
+    assert provider_verifies(seen)
+    assert not provider_verifies({**seen, "query": seen["query"].replace("j1", "j2")})
 
 
 def test_service_follows_its_server_when_it_moves(sqlite_url: str) -> None:
@@ -250,6 +295,17 @@ def test_503_every_time_is_an_error_after_the_retries(
     outcome = dispatcher(registry, permission={"retries": 2}).permission(PERMISSION)
     assert (outcome.allowed, outcome.failed) == (False, True)
     assert callback[0].state.calls["/always-503"] - before == 3
+
+
+def test_a_read_timeout_is_not_retried_even_with_budget_left(
+    registry: Registry, callback: tuple[FastAPI, str, int]
+) -> None:
+    registry.register_service("HOOK", "permission", "/sleep")
+    before = callback[0].state.calls["/sleep"]
+    d = dispatcher(registry, permission={"timeout": 0.3, "budget": 2, "retries": 2})
+    outcome = d.permission(PERMISSION)
+    assert outcome.failed and "timed out after 0.30 s" in (outcome.error or "")
+    assert callback[0].state.calls["/sleep"] - before == 1
 
 
 def test_connection_refused_is_retried_then_an_error(sqlite_url: str) -> None:
@@ -382,3 +438,65 @@ def test_https_without_the_ca_or_the_client_certificate_fails_closed(
         outcome = dispatcher(reg, permission={"retries": 0}).permission(PERMISSION)
         assert (outcome.allowed, outcome.failed) == (False, True)
         assert "connection failed" in (outcome.error or ""), outcome.error
+
+
+# -- secrets, slow and oversized replies -----------------------------------------------------
+
+
+def test_stored_params_never_reach_outcomes_or_logs(
+    sqlite_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    with Registry(sqlite_url, cache_ttl=0) as reg:
+        reg.register_server("HOOK", "127.0.0.1", 9)  # discard port: nothing listens
+        reg.register_service("HOOK", "permission", "/allow?key=s3cret", params={"token": "s3cret"})
+        for policy in ("deny", "allow"):
+            d = dispatcher(reg, permission={"failure_policy": policy, "retries": 1})
+            outcome = d.permission(PERMISSION)
+            assert outcome.failed
+            assert "s3cret" not in f"{outcome.message} {outcome.error}"
+            assert "connection failed: ConnectionError: Connection refused" in (outcome.error or "")
+            assert "(POST http://127.0.0.1:9/allow)" in (outcome.error or "")
+    assert "s3cret" not in caplog.text
+
+
+@pytest.mark.parametrize("framing", ["chunked", "length"])
+def test_a_trickling_reply_is_cut_at_the_deadline_and_frees_its_worker(
+    registry: Registry, framing: str
+) -> None:
+    query = "?length=1" if framing == "length" else ""
+    registry.register_service("HOOK", "permission", f"/trickle{query}")
+    d = dispatcher(
+        registry, max_workers=1, permission={"timeout": 0.5, "retries": 0, "cache": False}
+    )
+    started = time.monotonic()
+    outcome = d.permission(PERMISSION)
+    assert time.monotonic() - started < 0.6
+    assert (outcome.allowed, outcome.failed) == (False, True)
+    registry.register_service("HOOK", "permission", "/allow")
+    time.sleep(0.2)  # the worker gives up at the deadline, not when the trickle ends (13 s)
+    later = d.permission(PERMISSION)
+    assert (later.allowed, later.failed) == (True, False), later.error
+    d.close()
+
+
+@pytest.mark.parametrize("framing", ["chunked", "length"])
+def test_a_reply_over_the_size_cap_is_an_error_naming_the_cap(
+    registry: Registry, framing: str
+) -> None:
+    query = "?length=1" if framing == "length" else ""
+    registry.register_service("HOOK", "site_authentication", f"/oversized{query}")
+    outcome = dispatcher(registry).site_authentication(SITE)
+    assert (outcome.allowed, outcome.failed) == (False, True)
+    assert "1048576-byte cap" in (outcome.error or "")
+
+
+def test_replies_read_to_the_end_leave_the_connection_pooled(
+    registry: Registry, callback: tuple[FastAPI, str, int]
+) -> None:
+    registry.register_service("HOOK", "permission", "/allow")
+    d = dispatcher(registry, permission={"cache": False})
+    d.permission(PERMISSION)
+    d.permission(PERMISSION)
+    first, second = callback[0].state.seen[-2:]
+    assert first["client_port"] == second["client_port"]

@@ -8,7 +8,8 @@ registered service gets no opinion from this plugin.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from fate_registry import hookimpl
 from fate_registry.capabilities import (
@@ -34,6 +35,8 @@ from fate_registry.models import ResolvedService
 from . import apireader
 from .client import ServiceError, json_reply, send
 
+D = TypeVar("D", bound=Decision)
+
 
 def resolve(context: HookContext) -> ResolvedService | None:
     """The service registered for this capability, or None when there is none."""
@@ -45,27 +48,20 @@ def resolve(context: HookContext) -> ResolvedService | None:
         return None
 
 
-def _call(context: HookContext, payload: dict[str, Any]) -> tuple[ResolvedService, Any] | None:
+def _ask(context: HookContext, payload: dict[str, Any], parse: Callable[[Any], D]) -> D | None:
+    """Call the capability's service with ``payload`` and ``parse`` its JSON reply; None when
+    no service is registered. A malformed reply is a ServiceError naming the service."""
     service = resolve(context)
     if service is None:
         return None
-    response = send(context, service, json_body=payload)
-    with response:
-        reply = json_reply(service, response)
+    with send(context, service, json_body=payload) as response:
+        reply = json_reply(context, service, response)
     if not 200 <= response.status_code < 300:
         code = reply.get("code") if isinstance(reply, dict) else None
         if code in (0, None, "0"):
             raise ServiceError(service, f"HTTP {response.status_code} with reply {reply!r:.80}")
-    return service, reply
-
-
-def _decision(context: HookContext, payload: dict[str, Any]) -> Decision | None:
-    called = _call(context, payload)
-    if called is None:
-        return None
-    service, reply = called
     try:
-        return decision_from_reply(reply)
+        return parse(reply)
     except ValueError as exc:
         raise ServiceError(service, f"malformed reply: {exc}") from None
 
@@ -74,31 +70,24 @@ def _decision(context: HookContext, payload: dict[str, Any]) -> Decision | None:
 def client_authentication(
     context: HookContext, request: ClientAuthenticationRequest
 ) -> Decision | None:
-    return _decision(context, request.model_dump(mode="json", by_alias=True))
+    return _ask(context, request.model_dump(mode="json", by_alias=True), decision_from_reply)
 
 
 @hookimpl
 def signature(context: HookContext, request: SignatureRequest) -> Signature | None:
-    called = _call(context, request.model_dump(mode="json"))
-    if called is None:
-        return None
-    service, reply = called
-    try:
-        return signature_from_reply(reply)
-    except ValueError as exc:
-        raise ServiceError(service, f"malformed reply: {exc}") from None
+    return _ask(context, request.model_dump(mode="json"), signature_from_reply)
 
 
 @hookimpl
 def site_authentication(
     context: HookContext, request: SiteAuthenticationRequest
 ) -> Decision | None:
-    return _decision(context, request.model_dump(mode="json"))
+    return _ask(context, request.model_dump(mode="json"), decision_from_reply)
 
 
 @hookimpl
 def permission(context: HookContext, request: PermissionRequest) -> Decision | None:
-    return _decision(context, request.model_dump(mode="json"))
+    return _ask(context, request.model_dump(mode="json"), decision_from_reply)
 
 
 @hookimpl

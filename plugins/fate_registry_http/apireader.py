@@ -6,7 +6,6 @@ import hashlib
 import json
 import os
 import tempfile
-import time
 
 from requests_toolbelt import MultipartEncoder
 
@@ -23,9 +22,7 @@ from fate_registry.capabilities import (
 from fate_registry.context import HookContext
 from fate_registry.models import ResolvedService
 
-from .client import ServiceError, json_reply, send
-
-CHUNK = 1 << 16
+from .client import ServiceError, iter_body, json_reply, send
 
 
 def sign(job_id: str) -> str:
@@ -47,7 +44,7 @@ def upload(context: HookContext, service: ResolvedService, request: UploadReques
             retry=False,
         )
     with response:
-        reply = json_reply(service, response)
+        reply = json_reply(context, service, response)
     try:
         return job_id_from_reply(reply)
     except ValueError as exc:
@@ -55,9 +52,8 @@ def upload(context: HookContext, service: ResolvedService, request: UploadReques
 
 
 def query(context: HookContext, service: ResolvedService, request: QueryRequest) -> QueryAnswer:
-    response = send(context, service, json_body={"jobId": request.job_id})
-    with response:
-        reply = json_reply(service, response)
+    with send(context, service, json_body={"jobId": request.job_id}) as response:
+        reply = json_reply(context, service, response)
     try:
         return status_from_reply(reply)
     except ValueError as exc:
@@ -69,7 +65,7 @@ def download(
 ) -> DownloadAnswer:
     """Stream the features into a temporary file beside the destination, then rename it."""
     body = json.dumps({"jobId": request.job_id, "sign": sign(request.job_id)})
-    response = send(context, service, params={"requestBody": body}, stream=True)
+    response = send(context, service, params={"requestBody": body})
     destination = request.destination
     with response:
         if not 200 <= response.status_code < 300:
@@ -79,9 +75,7 @@ def download(
         last = b"\n"
         try:
             with os.fdopen(fd, "wb") as out:
-                for chunk in response.iter_content(CHUNK):
-                    if time.monotonic() > context.deadline:
-                        raise ServiceError(service, f"download not finished after {size} bytes")
+                for chunk in iter_body(context, service, response):
                     out.write(chunk)
                     size += len(chunk)
                     lines += chunk.count(b"\n")

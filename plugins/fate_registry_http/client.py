@@ -1,5 +1,10 @@
 """Calls to registered services: a pooled session per server, retries within the deadline,
-the service's stored headers, params and data, TLS files, and optional webhook signing."""
+the service's stored headers, params and data, TLS files, optional webhook signing, and
+replies read in chunks that stop at the deadline and at a size cap.
+
+Error messages name the service, its method and ``scheme://host:port/path``, never the query
+(the stored params may hold tokens), and never the text of a requests or urllib3 error,
+which quotes the URL with its query."""
 
 from __future__ import annotations
 
@@ -8,11 +13,15 @@ import hashlib
 import hmac
 import json
 import random
+import ssl
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 
 from fate_registry.context import HookContext
@@ -21,6 +30,17 @@ from fate_registry.models import ResolvedService
 RETRY_STATUSES = frozenset({502, 503, 504})
 BACKOFF_BASE = 0.05  # seconds; doubled per retry, with full jitter
 MIN_ATTEMPT = 0.01  # an attempt with less time left than this is not started
+MAX_REPLY = 1 << 20  # bytes a JSON reply may have
+CHUNK = 1 << 16  # bytes read at most at once
+
+
+def describe(service: ResolvedService) -> str:
+    """The service, its server, its method and its URL without query: safe to log."""
+    url = urlsplit(service.url)
+    return (
+        f"service {service.service_name!r} of server {service.server_name!r} "
+        f"({service.method} {url.scheme}://{url.netloc}{url.path})"
+    )
 
 
 class ServiceError(RuntimeError):
@@ -28,8 +48,28 @@ class ServiceError(RuntimeError):
 
     def __init__(self, service: ResolvedService, problem: str) -> None:
         self.service = service
-        where = f"service {service.service_name!r} of server {service.server_name!r}"
-        super().__init__(f"{where} ({service.method} {service.url}): {problem}")
+        super().__init__(f"{describe(service)}: {problem}")
+
+
+def reason(exc: BaseException) -> str:
+    """``exc``'s class and the cause underneath (``ConnectionError: Connection refused``).
+
+    The cause is the innermost TLS reason or operating-system message, found through the
+    exceptions requests and urllib3 wrap; their own messages quote the URL and its query."""
+    seen: set[int] = set()
+    todo: list[BaseException] = [exc]
+    while todo:
+        cause = todo.pop(0)
+        if id(cause) in seen:
+            continue
+        seen.add(id(cause))
+        if isinstance(cause, ssl.SSLError):
+            return f"{type(exc).__name__}: TLS {cause.reason or type(cause).__name__}"
+        if isinstance(cause, OSError) and isinstance(cause.strerror, str):
+            return f"{type(exc).__name__}: {cause.strerror}"
+        nested = (getattr(cause, "reason", None), cause.__cause__, cause.__context__, *cause.args)
+        todo.extend(e for e in nested if isinstance(e, BaseException))
+    return type(exc).__name__
 
 
 class SessionPool:
@@ -72,9 +112,14 @@ class SessionPool:
 SESSIONS = SessionPool()
 
 
-def signing_headers(secret: str, message_id: str, body: bytes) -> dict[str, str]:
-    """Standard Webhooks headers: HMAC-SHA256 over ``id.timestamp.body``, base64, ``v1,``.
+def signing_headers(
+    secret: str, message_id: str, method: str, url: str, body: bytes | None
+) -> dict[str, str]:
+    """Standard Webhooks headers over the request's method, path, sorted query and body.
 
+    The signed content is ``id.timestamp.METHOD\\npath\\nquery\\nbody``: ``path`` as sent
+    (percent-encoded), ``query`` its pairs sorted and URL-encoded again. A ``body`` of None
+    (a stream, as upload's multipart body) is left out and ``webhook-body: unsigned`` says so.
     A secret written ``whsec_<base64>`` is decoded as Standard Webhooks does; any other secret
     is used as its UTF-8 bytes.
     """
@@ -83,14 +128,19 @@ def signing_headers(secret: str, message_id: str, body: bytes) -> dict[str, str]
         if secret.startswith("whsec_")
         else secret.encode()
     )
+    parts = urlsplit(url)
+    query = urlencode(sorted(parse_qsl(parts.query, keep_blank_values=True)))
     timestamp = str(int(time.time()))
-    signed = message_id.encode() + b"." + timestamp.encode() + b"." + body
+    signed = f"{message_id}.{timestamp}.{method}\n{parts.path}\n{query}\n".encode() + (body or b"")
     digest = base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
-    return {
+    headers = {
         "webhook-id": message_id,
         "webhook-timestamp": timestamp,
         "webhook-signature": f"v1,{digest}",
     }
+    if body is None:
+        headers["webhook-body"] = "unsigned"
+    return headers
 
 
 def send(
@@ -102,23 +152,40 @@ def send(
     data: Any = None,
     headers: dict[str, str] | None = None,
     retry: bool = True,
-    stream: bool = False,
 ) -> requests.Response:
     """Call ``service`` before ``context.deadline``, retrying connection errors and 502/503/504.
 
     ``json_body`` is merged over the service's stored ``data``; ``params`` and ``headers`` over
     its stored params and headers. The deadline bounds every attempt and the backoff between.
+    The reply's body is not read yet: read it with :func:`json_reply` or :func:`iter_body`,
+    which stop at the deadline, inside ``with response:``.
     """
     all_headers = {**service.headers, **(headers or {})}
     body: Any = data
     if json_body is not None:
         body = json.dumps({**service.data, **json_body}, separators=(",", ":")).encode()
         all_headers["Content-Type"] = "application/json"
-    secret = context.signing_secret
-    if secret and isinstance(body, bytes | type(None)):
-        all_headers.update(signing_headers(secret, context.decision_id, body or b""))
-    all_params = {**service.params, **(params or {})}
     session = SESSIONS.session(service)
+    prepared = session.prepare_request(
+        requests.Request(
+            service.method,
+            service.url,
+            params={**service.params, **(params or {})},
+            data=body,
+            headers=all_headers,
+        )
+    )
+    if context.signing_secret:
+        signed_body = body if isinstance(body, bytes) else None if body is not None else b""
+        prepared.headers.update(
+            signing_headers(
+                context.signing_secret,
+                context.decision_id,
+                service.method,
+                prepared.url or service.url,
+                signed_body,
+            )
+        )
     retries = context.settings.retries if retry else 0
     attempt = 0
     while True:
@@ -127,22 +194,14 @@ def send(
             raise ServiceError(service, "no time left in the budget")
         timeout = min(context.settings.timeout, remaining)
         try:
-            response = session.request(
-                service.method,
-                service.url,
-                params=all_params or None,
-                data=body,
-                headers=all_headers,
-                timeout=(timeout, timeout),
-                stream=stream,
-            )
-        except requests.ConnectionError as exc:
-            if attempt >= retries or isinstance(exc, requests.ReadTimeout):
-                raise ServiceError(service, f"connection failed: {exc}") from exc
-        except requests.Timeout as exc:
-            raise ServiceError(service, f"timed out after {timeout:.2f} s") from exc
+            response = session.send(prepared, timeout=(timeout, timeout), stream=True)
+        except requests.ConnectionError as exc:  # connect timeouts included: retried
+            if attempt >= retries:
+                raise ServiceError(service, f"connection failed: {reason(exc)}") from None
+        except requests.Timeout:
+            raise ServiceError(service, f"timed out after {timeout:.2f} s") from None
         except requests.RequestException as exc:
-            raise ServiceError(service, f"request failed: {exc}") from exc
+            raise ServiceError(service, f"request failed: {reason(exc)}") from None
         else:
             if response.status_code not in RETRY_STATUSES or attempt >= retries:
                 return response
@@ -154,12 +213,53 @@ def send(
         time.sleep(pause)
 
 
-def json_reply(service: ResolvedService, response: requests.Response) -> Any:
-    """The JSON reply of ``response``; ServiceError naming the service when it is not JSON."""
+def iter_body(
+    context: HookContext,
+    service: ResolvedService,
+    response: requests.Response,
+    limit: int | None = None,
+) -> Iterator[bytes]:
+    """The body of ``response`` (from :func:`send`) as it arrives, decoded; ServiceError at
+    ``context.deadline`` or past ``limit`` bytes.
+
+    Each read returns what has arrived (at most CHUNK bytes) and waits no longer than the
+    deadline, so a service that trickles its reply holds the worker thread no longer than the
+    decision's budget. The headers are read by requests, each read bounded by the timeout.
+    """
+    raw = response.raw
+    size = 0
     try:
-        return response.json()
+        while True:
+            remaining = context.remaining()
+            if remaining <= 0:
+                raise ServiceError(service, f"reply not finished at the deadline ({size} bytes)")
+            sock = getattr(getattr(raw, "connection", None), "sock", None)
+            if sock is not None:
+                sock.settimeout(remaining)  # the next read waits until the deadline at most
+            chunk = raw.read1(CHUNK, decode_content=True)
+            if not chunk:
+                return
+            size += len(chunk)
+            if limit is not None and size > limit:
+                raise ServiceError(service, f"reply larger than the {limit}-byte cap")
+            yield chunk
+    except urllib3.exceptions.ReadTimeoutError:
+        raise ServiceError(service, f"reply not finished at the deadline ({size} bytes)") from None
+    except (urllib3.exceptions.HTTPError, OSError) as exc:
+        raise ServiceError(service, f"reading the reply failed: {reason(exc)}") from None
+
+
+def json_reply(context: HookContext, service: ResolvedService, response: requests.Response) -> Any:
+    """The JSON reply of ``response``, at most MAX_REPLY bytes read by the deadline;
+    ServiceError naming the service when it is too large, late or not JSON."""
+    length = response.headers.get("Content-Length", "")
+    if length.isdigit() and int(length) > MAX_REPLY:
+        raise ServiceError(service, f"reply of {length} bytes is over the {MAX_REPLY}-byte cap")
+    content = b"".join(iter_body(context, service, response, MAX_REPLY))
+    try:
+        return json.loads(content)
     except ValueError:
-        snippet = response.text[:80].replace("\n", " ")
+        snippet = content[:80].decode("utf-8", "replace").replace("\n", " ")
         kind = response.headers.get("Content-Type", "no content type")
         raise ServiceError(
             service, f"reply is not JSON (HTTP {response.status_code}, {kind}): {snippet!r}"
