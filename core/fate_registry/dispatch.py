@@ -142,7 +142,15 @@ ANSWERS: dict[str, type[BaseModel]] = {
 
 
 class Dispatcher:
-    """Runs a capability's chain of plugins under its settings; one per registry."""
+    """Runs a capability's chain of plugins under its settings; one per registry.
+
+    Plugins not run inline go to worker threads, a pool per capability of
+    ``max_workers // 7`` threads (at least 1). The dispatcher stops waiting at the deadline,
+    but a plugin that ignores it keeps its thread: with one shared pool, a capability whose
+    service hangs would take every thread and every other capability would time out. With a
+    pool each, it fills only its own, and its later calls wait (and time out) within their
+    deadline. A per-capability semaphore over a shared pool would do the same with more code.
+    """
 
     def __init__(
         self,
@@ -160,9 +168,6 @@ class Dispatcher:
         self._caches: dict[str, TTLCache[Outcome]] = {
             c: TTLCache(settings.cache_size) for c in DECISIONS
         }
-        # A pool per capability, max_workers shared out evenly: a capability whose service
-        # hangs fills its own pool (its calls then wait, and time out, within their deadline)
-        # and never takes the workers of the others.
         per_capability = max(1, settings.max_workers // len(CAPABILITIES))
         self._workers: dict[str, Workers] = {
             c: Workers(per_capability, name=f"fate-registry-hook-{c}") for c in CAPABILITIES
