@@ -493,3 +493,10 @@ def test_api_reader_answers_say_which_plugin_gave_them() -> None:
         "query", {"job_id": "j"}
     )
     assert (answer, plugin) == (QueryAnswer(status="running", raw_status="RUNNING"), "q")
+
+
+def test_a_plugin_error_quoting_a_url_has_its_query_masked() -> None:
+    error = OSError("Max retries exceeded with url: /allow?token=s3cret&a=1 (Caused by x)")
+    outcome = dispatcher(manager(boom=Answers(error))).permission(PERMISSION)
+    assert "s3cret" not in f"{outcome.message} {outcome.error}"
+    assert "url: /allow?*** (Caused by x)" in (outcome.error or "")

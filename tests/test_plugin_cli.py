@@ -135,3 +135,14 @@ def test_call_of_apireader_prints_the_answer_the_plugin_and_the_time(
     assert json.loads(lines[0]) == {"status": "success", "raw_status": "success"}
     assert lines[1].startswith("plugin: http; ") and lines[1].endswith(" ms")
     assert json.loads(as_json.stdout)["plugin"] == "http"
+
+
+def test_call_never_prints_a_services_stored_params(
+    run: Any, sqlite_url: str, request_file: Path
+) -> None:
+    with Registry(sqlite_url) as registry:
+        registry.register_server("HOOK", "127.0.0.1", 9)  # discard port: nothing listens
+        registry.register_service("HOOK", "permission", "/allow", params={"token": "s3cret"})
+    result = run("call", "permission", "--json-file", str(request_file))
+    assert result.exit_code == 1
+    assert "connection failed" in result.output and "s3cret" not in result.output

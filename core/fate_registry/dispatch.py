@@ -54,6 +54,7 @@ log = logging.getLogger("fate_registry.decisions")
 
 DENY_CODES = {"permission": PERMISSION_ERROR}
 _SECRET_KEY = re.compile(r"sign|secret|token|passw|authoriz|cookie|key", re.IGNORECASE)
+_URL_QUERY = re.compile(r"(/[^\s?'\"]*)\?[^\s'\")]+")  # a path's query: may carry tokens
 _ID_PREFIX = os.urandom(3).hex()
 _ids = itertools.count(1)
 A = TypeVar("A", bound=BaseModel)
@@ -355,8 +356,8 @@ class Dispatcher:
             failure = _Failure("timeout", f"timed out after {time.monotonic() - started:.2f} s")
         except _WrongAnswer as exc:
             failure = _Failure("error", str(exc))
-        except Exception as exc:
-            failure = _Failure("error", f"{type(exc).__name__}: {exc}")
+        except Exception as exc:  # its text may quote a URL: the query is masked
+            failure = _Failure("error", _URL_QUERY.sub(r"\1?***", f"{type(exc).__name__}: {exc}"))
         elapsed = time.monotonic() - started
         self.metrics.call(capability, name, result if failure is None else failure.result, elapsed)
         if failure is not None:
