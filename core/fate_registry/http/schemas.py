@@ -52,15 +52,19 @@ Headers = Annotated[
     WithJsonSchema(
         {
             "anyOf": [
-                {"type": "object", "additionalProperties": {"type": "string"}},
+                {
+                    "type": "object",
+                    "propertyNames": {"pattern": r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"},
+                    "additionalProperties": {"type": "string", "pattern": r"^[^\r\n\x00]*$"},
+                },
                 {"type": "null"},
             ]
         }
     ),
 ]
-# A name with at least one label starting with a letter: all-digit names are IPv4 addresses.
+# A name whose last label is not a number (nor 0x...): such a name is read as an IPv4 address.
 _LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-_HOSTNAME = rf"^({_LABEL}\.)*[A-Za-z]([A-Za-z0-9-]{{0,61}}[A-Za-z0-9])?(\.{_LABEL})*\.?$"
+_HOSTNAME = rf"^({_LABEL}\.)*(?![0-9]+\.?$)(?!0[xX][0-9A-Fa-f]*\.?$){_LABEL}\.?$"
 Host = Annotated[
     models.Host,
     WithJsonSchema(
