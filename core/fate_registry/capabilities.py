@@ -9,9 +9,9 @@ for ApiReader a job id, a status or a downloaded file; ``None`` means "no opinio
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
 # FATE Flow 1.x return codes that the decisions use.
 SUCCESS = 0
@@ -39,8 +39,22 @@ CAPABILITIES: tuple[Capability, ...] = DECISIONS + API_READER
 
 
 class _Request(BaseModel):
-    # FATE Flow 1.11 takes party ids from service_conf.yaml, usually YAML integers (9999).
-    model_config = ConfigDict(extra="ignore", frozen=True, coerce_numbers_to_str=True)
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+def _party_id(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer():  # 9999.0 is JSON Schema's integer 9999
+        value = int(value)
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+# FATE Flow 1.11 takes party ids from service_conf.yaml, usually YAML integers (9999): they are
+# accepted as integers too (the JSON schema says so), and plugins always get a string.
+PartyId = Annotated[
+    str,
+    BeforeValidator(_party_id),
+    WithJsonSchema({"anyOf": [{"type": "string"}, {"type": "integer"}]}),
+]
 
 
 # -- requests of the decisions ---------------------------------------------------------------
@@ -61,22 +75,20 @@ class ClientAuthenticationRequest(_Request):
         default=None, alias="json", description="JSON body of the request, when it had one"
     )
 
-    model_config = ConfigDict(
-        extra="ignore", frozen=True, coerce_numbers_to_str=True, populate_by_name=True
-    )
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
 
 
 class SignatureRequest(_Request):
     """A request to sign the body FATE Flow is about to send to another site."""
 
-    party_id: str = Field(description="id of this site, which signs")
+    party_id: PartyId = Field(description="id of this site, which signs")
     body: dict[str, Any] = Field(default_factory=dict, description="the body to be signed")
 
 
 class SiteAuthenticationRequest(_Request):
     """A request from another site, to be verified against its signature."""
 
-    src_party_id: str = Field(description="site id of the requesting party")
+    src_party_id: PartyId = Field(description="site id of the requesting party")
     site_signature: str = Field(description="the signature the requesting site sent")
     body: dict[str, Any] = Field(default_factory=dict, description="the body that was signed")
 
@@ -85,9 +97,9 @@ class PermissionRequest(_Request):
     """A job from another site, to be allowed or denied here."""
 
     src_role: str = Field(description="role of the requesting party (guest, host, arbiter)")
-    src_party_id: str = Field(description="party id of the requesting party")
+    src_party_id: PartyId = Field(description="party id of the requesting party")
     role: str | None = Field(default=None, description="this site's role in the job")
-    party_id: str | None = Field(default=None, description="this site's party id in the job")
+    party_id: PartyId | None = Field(default=None, description="this site's party id in the job")
     initiator: dict[str, Any] | None = Field(default=None, description="the job's initiator")
     roles: dict[str, Any] | None = Field(default=None, description="every participant by role")
     component_list: list[Any] = Field(
