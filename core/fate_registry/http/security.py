@@ -12,11 +12,11 @@ Rules:
 
 Seam for the plugin framework: set ``app.state.client_authenticator`` to an async callable
 ``(request, action) -> bool``. It is called only when no admin token matched; True lets the
-request through, False (or an exception, which is logged) answers 401. The hook gateway's
-checks pass ``chain=False``: tokens only, the authenticator is not called. It may read the raw body
+request through, False (or an exception, which is logged) answers 401. It may read the raw body
 with ``await request.body()`` (FastAPI has already read and cached it) and the headers FATE's
 HMAC-signed clients send (TIMESTAMP, NONCE, APP_KEY, SIGNATURE). Installing it also counts as
-"authentication configured", so writes are protected by it even with no admin token.
+"authentication configured", so writes are protected by it even with no admin token. The hook
+gateway's checks pass ``chain=False``: admin tokens only, the authenticator is not called.
 """
 
 from __future__ import annotations
