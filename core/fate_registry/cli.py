@@ -672,7 +672,11 @@ def serve(
     ] = None,
     workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes.")] = 1,
     insecure: Annotated[
-        bool, typer.Option("--insecure", help="Listen beyond loopback with writes open to anyone.")
+        bool,
+        typer.Option(
+            "--insecure",
+            help="Listen beyond loopback although writes or the hook gateway are open to anyone.",
+        ),
     ] = False,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
 ) -> None:

@@ -41,6 +41,7 @@ from .capabilities import (
 from .context import HookContext
 from .decision_cache import TTLCache
 from .errors import RegistryError
+from .logsafe import printable
 from .markers import NONBLOCKING
 from .metrics import DEFAULT_METRICS, HookMetrics
 from .plugins import PluginManager, plugin_manager
@@ -398,7 +399,9 @@ class Dispatcher:
                 raise HookFailed(f"{capability} failed in plugin {name!r}: {failure}") from None
             if answer is None:
                 continue
-            log.info("%s %s by %s: %s", context.decision_id, capability, name, answer)
+            log.info(
+                "%s %s by %s: %s", context.decision_id, capability, name, printable(str(answer))
+            )
             return answer, name
         chain = self._chain_names(capability)
         raise HookFailed(f"no plugin answered {capability} (chain: {chain})")
@@ -453,7 +456,7 @@ class Dispatcher:
                 result,
                 outcome.plugin,
                 outcome.elapsed * 1000,
-                outcome.error,
+                printable(outcome.error or ""),
             )
         elif log.isEnabledFor(logging.INFO):
             log.info(

@@ -13,8 +13,8 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..errors import Conflict, InvalidRegistration, ServerNotFound, ServiceNotFound
+from ..logsafe import printable
 from .envelopes import Code, reply
-from .logsafe import printable
 from .schemas import BODY_FORMS
 
 log = logging.getLogger("fate_registry.http")

@@ -23,10 +23,10 @@ from ..capabilities import (
     SiteAuthenticationRequest,
 )
 from ..dispatch import Dispatcher, Outcome
+from ..logsafe import printable
 from ..registry import Registry
 from ..settings import Settings
 from .envelopes import HookError
-from .logsafe import printable
 from .security import Action, authorize, read_access
 
 log = logging.getLogger("fate_registry.http")

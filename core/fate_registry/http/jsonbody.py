@@ -8,7 +8,7 @@ import json
 import math
 from typing import Any
 
-MAX_DEPTH = 64
+from ..models import MAX_JSON_DEPTH, json_problem
 
 
 class NotJSON(ValueError):
@@ -33,34 +33,7 @@ def strict_json_problem(body: bytes) -> str | None:
     except NotJSON as exc:
         return str(exc)
     except RecursionError:
-        return f"nested deeper than {MAX_DEPTH} levels"
+        return f"nested deeper than {MAX_JSON_DEPTH} levels"
     except ValueError:
         return None
-    return _walk(value)
-
-
-def _walk(value: Any) -> str | None:
-    stack: list[tuple[Any, int]] = [(value, 0)]
-    while stack:
-        item, depth = stack.pop()
-        if depth > MAX_DEPTH:
-            return f"nested deeper than {MAX_DEPTH} levels"
-        if isinstance(item, str):
-            if not _encodable(item):
-                return "a string holds an unpaired surrogate (\\ud800 to \\udfff)"
-        elif isinstance(item, dict):
-            for key, child in item.items():
-                if not _encodable(key):
-                    return "a key holds an unpaired surrogate (\\ud800 to \\udfff)"
-                stack.append((child, depth + 1))
-        elif isinstance(item, list):
-            stack.extend((child, depth + 1) for child in item)
-    return None
-
-
-def _encodable(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
+    return json_problem(value)

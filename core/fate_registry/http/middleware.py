@@ -10,9 +10,9 @@ import uuid
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ..logsafe import printable
 from .errors import TOO_LARGE, error_reply
 from .jsonbody import strict_json_problem
-from .logsafe import printable
 
 access_log = logging.getLogger("fate_registry.access")
 

@@ -29,9 +29,9 @@ from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, Header, Request
 
+from ..logsafe import printable
 from ..settings import Settings
 from .errors import APIError
-from .logsafe import printable
 
 log = logging.getLogger("fate_registry.http")
 
