@@ -498,3 +498,14 @@ def test_export_to_a_file_leaves_no_partial_file(run: Any, third: None, tmp_path
     assert "THIRD" in output.read_text() and list(tmp_path.glob(".*partial")) == []
     missing = tmp_path / "no-such-dir" / "registry.yaml"
     assert error_line(run("export", "--output", str(missing)), 1).startswith("error: cannot write")
+
+
+def test_a_misspelt_setting_variable_is_one_line(run: Any) -> None:
+    result = run("server", "list", env={"FATE_REGISTRY_DB_ULR": "sqlite:///elsewhere.db"})
+    line = error_line(result, EXIT_INVALID)
+    assert line.startswith("error: unknown setting variable(s) FATE_REGISTRY_DB_ULR")
+
+
+def test_nested_and_non_setting_variables_are_not_unknown(run: Any) -> None:
+    env = {"FATE_REGISTRY_HOOKS__PERMISSION__TIMEOUT": "0.5", "FATE_REGISTRY_LOAD_PLUGINS": ""}
+    ok(run("server", "list", env=env))

@@ -41,7 +41,7 @@ from .errors import (
 )
 from .models import Server, Service
 from .registry import Registry
-from .settings import CONFIG_ENV, Settings, load_settings
+from .settings import CONFIG_ENV, Settings, UnknownVariables, load_settings
 from .store import create_engine
 
 EXIT_FAILED = 1
@@ -220,7 +220,7 @@ def settings_of(ctx: typer.Context) -> Settings:
 def _load_settings(config: Path | None, overrides: dict[str, Any]) -> Settings:
     try:
         return load_settings(config, **overrides)
-    except FileNotFoundError as exc:
+    except (FileNotFoundError, UnknownVariables) as exc:
         raise CliError(str(exc), EXIT_INVALID) from None
     except ValidationError as exc:
         problems = []

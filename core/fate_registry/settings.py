@@ -7,6 +7,7 @@ Precedence, highest first: values passed in code, environment variables, the TOM
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -19,7 +20,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-CONFIG_ENV = "FATE_REGISTRY_CONFIG"
+ENV_PREFIX = "FATE_REGISTRY_"
+CONFIG_ENV = f"{ENV_PREFIX}CONFIG"
 DEFAULT_DB_URL = "sqlite:///fate-registry.db"
 MIN_TOKEN_LENGTH = 16
 
@@ -221,8 +223,44 @@ class Settings(BaseSettings):
         return tuple(sources)
 
 
+class UnknownVariables(ValueError):
+    """FATE_REGISTRY_* environment variables that name no setting."""
+
+
+# FATE_REGISTRY_* variables that are not settings fields, read elsewhere on purpose.
+OTHER_VARIABLES = ("CONFIG", "LOAD_PLUGINS", "DISABLE_PLUGINS", "STRICT_PLUGINS")
+OTHER_PREFIXES = ("TEST_",)  # the test suite's own
+
+
+def unknown_variables(environ: Mapping[str, str] | None = None) -> list[str]:
+    """FATE_REGISTRY_* variables that name no setting: a typo would otherwise pass unnoticed
+    (FATE_REGISTRY_DB_ULR leaving the registry on a local SQLite file)."""
+    environ = os.environ if environ is None else environ
+    known = {name.upper() for name in Settings.model_fields}
+    unknown = []
+    for variable in environ:
+        if not variable.upper().startswith(ENV_PREFIX):
+            continue
+        name = variable.upper().removeprefix(ENV_PREFIX)
+        if name in OTHER_VARIABLES or name.startswith(OTHER_PREFIXES):
+            continue
+        if name.split("__", 1)[0] not in known:
+            unknown.append(variable)
+    return sorted(unknown)
+
+
 def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Settings:
-    """Settings from the environment, ``config_file`` (or $FATE_REGISTRY_CONFIG) and overrides."""
+    """Settings from the environment, ``config_file`` (or $FATE_REGISTRY_CONFIG) and overrides.
+
+    A FATE_REGISTRY_* variable that names no setting is an error, as an unknown key in the
+    TOML file is.
+    """
+    unknown = unknown_variables()
+    if unknown:
+        raise UnknownVariables(
+            f"unknown setting variable(s) {', '.join(unknown)}: see docs/configuration.md "
+            "for the names"
+        )
     if config_file is None:
         return Settings(**overrides)
     config = {**Settings.model_config, "toml_file": config_file}
