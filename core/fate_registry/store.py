@@ -134,10 +134,6 @@ def _now() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
 
 
-def _aware(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
-
-
 class Store:
     """Servers and services in one SQL database."""
 
@@ -373,8 +369,8 @@ def _server_model(row: Any) -> Server:
         protocol=row["protocol"],
         tls_ca_bundle_set=row["ca_bundle"] is not None,
         tls_client_cert_set=row["client_cert"] is not None,
-        created_at=_aware(row["created_at"]),
-        updated_at=_aware(row["updated_at"]),
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
     )
 
 
@@ -390,6 +386,6 @@ def _service_model(row: Any) -> Service:
         data=row["data"],
         headers=row["headers"],
         url=base_url(protocol, row["host"], row["port"]) + row["uri"],
-        created_at=_aware(row["created_at"]),
-        updated_at=_aware(row["updated_at"]),
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
     )
