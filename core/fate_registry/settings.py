@@ -188,9 +188,7 @@ class Settings(BaseSettings):
     @field_validator("admin_tokens", "allowed_hosts", mode="before")
     @classmethod
     def _comma_list(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            return [item.strip() for item in value.split(",") if item.strip()]
-        return value
+        return _names_list(value)
 
     @field_validator("admin_tokens")
     @classmethod
