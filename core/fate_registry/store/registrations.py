@@ -1,4 +1,4 @@
-"""The registry store: SQLModel tables and the only code in the project that touches SQL.
+"""Servers and services: the registry's own aggregate.
 
 Every write runs in one transaction that first bumps the revision counter. On PostgreSQL and
 MySQL that row lock serialises writers, and on SQLite ``BEGIN IMMEDIATE`` does the same, so
@@ -7,33 +7,16 @@ upserts from many processes at once end with one row per name and no error or de
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import (
-    JSON,
-    BigInteger,
-    Column,
-    Connection,
-    Engine,
-    Insert,
-    delete,
-    event,
-    func,
-    make_url,
-    select,
-    update,
-)
-from sqlalchemy import create_engine as sa_create_engine
+from sqlalchemy import Connection, Engine, Insert, delete, func, select, update
 from sqlalchemy.dialects import mysql, postgresql, sqlite
-from sqlalchemy.engine import URL
-from sqlmodel import Field, SQLModel
 
-from .errors import Conflict, ServerNotFound, ServiceNotFound, UnsupportedDatabase
-from .models import (
+from ..errors import Conflict, ServerNotFound, ServiceNotFound
+from ..models import (
     ResolvedService,
     Server,
     ServerRegistration,
@@ -41,93 +24,7 @@ from .models import (
     ServiceRegistration,
     base_url,
 )
-
-log = logging.getLogger(__name__)
-
-metadata = SQLModel.metadata
-SUPPORTED_BACKENDS = ("sqlite", "postgresql", "mysql", "mariadb")
-
-
-class ServerRow(SQLModel, table=True):
-    __tablename__ = "fr_server"
-
-    name: str = Field(primary_key=True, max_length=64)
-    host: str = Field(max_length=255)
-    port: int
-    protocol: str = Field(max_length=5)
-    ca_bundle: str | None = Field(default=None, max_length=1024)
-    client_cert: str | None = Field(default=None, max_length=1024)
-    created_at: datetime
-    updated_at: datetime
-
-
-class ServiceRow(SQLModel, table=True):
-    __tablename__ = "fr_service"
-
-    server_name: str = Field(primary_key=True, max_length=64, foreign_key="fr_server.name")
-    name: str = Field(primary_key=True, max_length=64)
-    uri: str = Field(max_length=2048)
-    method: str = Field(max_length=8)
-    protocol: str | None = Field(default=None, max_length=5)
-    params: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
-    data: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
-    headers: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
-    created_at: datetime
-    updated_at: datetime
-
-
-class RevisionRow(SQLModel, table=True):
-    __tablename__ = "fr_revision"
-
-    id: int = Field(primary_key=True)
-    value: int = Field(sa_type=BigInteger)
-
-
-servers_t = ServerRow.__table__  # type: ignore[attr-defined]
-services_t = ServiceRow.__table__  # type: ignore[attr-defined]
-revision_t = RevisionRow.__table__  # type: ignore[attr-defined]
-
-
-def normalise_url(url: str | URL) -> URL:
-    """Pick the drivers we ship for bare ``postgresql://`` and ``mysql://`` URLs."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() not in SUPPORTED_BACKENDS:
-        raise UnsupportedDatabase(
-            f"unsupported database {parsed.get_backend_name()!r} in the database URL: "
-            "use sqlite, postgresql or mysql"
-        )
-    if parsed.drivername in ("postgresql", "postgres"):
-        parsed = parsed.set(drivername="postgresql+psycopg")
-    elif parsed.drivername in ("mysql", "mariadb"):
-        parsed = parsed.set(drivername="mysql+pymysql")
-    return parsed
-
-
-def create_engine(url: str | URL) -> Engine:
-    parsed = normalise_url(url)
-    if parsed.get_backend_name() != "sqlite":
-        return sa_create_engine(parsed, pool_pre_ping=True, pool_recycle=3600)
-
-    engine = sa_create_engine(parsed, connect_args={"timeout": 30, "check_same_thread": False})
-
-    # pysqlite's own transaction handling starts transactions too late to take the write lock
-    # up front; we turn it off and issue BEGIN ourselves (SQLAlchemy's documented recipe).
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        if parsed.database and parsed.database != ":memory:":
-            cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
-        cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(conn: Connection) -> None:
-        immediate = conn.get_execution_options().get("fate_registry_write", False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
-
-    return engine
+from .tables import revision_t, servers_t, services_t
 
 
 def _now() -> datetime:
