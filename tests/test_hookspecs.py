@@ -185,3 +185,16 @@ def test_party_ids_may_be_yaml_integers_as_fate_flow_sends_them() -> None:
     assert {"type": "integer"} in schema["anyOf"]  # the gateway's OpenAPI says so too
     with pytest.raises(ValueError, match="site_signature"):
         SiteAuthenticationRequest.model_validate({"src_party_id": 1, "site_signature": 1})
+
+
+@pytest.mark.parametrize("spelling", ["APP_KEY", "app_key", "App-Key", "app-key"])
+def test_plugins_read_headers_in_any_spelling(spelling: str) -> None:
+    class Local:
+        @hookimpl
+        def client_authentication(self, request: ClientAuthenticationRequest) -> Decision:
+            headers = request.headers
+            same = headers["APP_KEY"] == headers["app_key"] == headers.get("App-Key") == "k"
+            return Decision.allow() if same and "Timestamp" in headers else Decision.deny("no")
+
+    request = {"full_path": "/v1/job/list", "headers": {spelling: "k", "TIMESTAMP": "1"}}
+    assert dispatcher(Local()).client_authentication(request).allowed

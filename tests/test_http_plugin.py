@@ -161,12 +161,13 @@ def test_request_is_sent_as_fate_flow_sends_it_with_stored_extras(
     assert "webhook-signature" not in seen["headers"]
 
 
-def test_client_authentication_sends_the_json_key(
+def test_client_authentication_sends_the_json_key_and_lower_cased_headers(
     registry: Registry, callback: tuple[FastAPI, str, int]
 ) -> None:
     registry.register_service("HOOK", "client_authentication", "/allow")
     dispatcher(registry).client_authentication(CLIENT)
-    assert json.loads(callback[0].state.seen[-1]["body"]) == CLIENT
+    headers = {name.lower(): value for name, value in CLIENT["headers"].items()}
+    assert json.loads(callback[0].state.seen[-1]["body"]) == {**CLIENT, "headers": headers}
 
 
 KEY = b"0123456789abcdef"

@@ -8,10 +8,19 @@ for ApiReader a job id, a status or a downloaded file; ``None`` means "no opinio
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    model_validator,
+)
+from pydantic_core import CoreSchema, core_schema
 
 # FATE Flow 1.x return codes that the decisions use.
 SUCCESS = 0
@@ -57,6 +66,84 @@ PartyId = Annotated[
 ]
 
 
+class Headers(Mapping[str, str]):
+    """The headers of a client's request: read-only, and looked up as FATE Flow's werkzeug looks
+    them up, ignoring case and treating ``-`` and ``_`` alike: ``headers["APP_KEY"]``,
+    ``headers["app_key"]`` and ``headers.get("App-Key")`` are the same header.
+
+    Names are kept lower-cased as received (``app_key``, ``content-type``): that is how the
+    ``http`` plugin forwards them. A name given twice (in any spelling) keeps both values,
+    joined by ``", "`` as HTTP joins a repeated header.
+    """
+
+    __slots__ = ("_by_key", "_names")
+
+    def __init__(self, headers: Mapping[str, str] | None = None) -> None:
+        names: dict[str, str] = {}  # lookup key -> the name as stored (lower-case)
+        values: dict[str, str] = {}
+        for name, value in (headers or {}).items():
+            key = _header_key(name)
+            if key in values:
+                values[key] = f"{values[key]}, {value}"
+            else:
+                names[key], values[key] = name.lower(), value
+        self._names = names
+        self._by_key = values
+
+    @classmethod
+    def of(cls, value: Any) -> Headers:
+        """Pydantic's way in: a mapping of strings (or None, for no headers)."""
+        if isinstance(value, Headers):
+            return value
+        if value is None:
+            return cls()
+        if not isinstance(value, Mapping):
+            raise ValueError("must be an object of header names to string values")
+        for name, item in value.items():
+            if not isinstance(name, str) or not isinstance(item, str):
+                raise ValueError(f"header {name!r} must have a string value")
+        return cls(value)
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: Any) -> CoreSchema:
+        return core_schema.no_info_plain_validator_function(
+            cls.of,
+            serialization=core_schema.plain_serializer_function_ser_schema(
+                lambda headers: dict(headers.items())
+            ),
+        )
+
+    def __getitem__(self, name: str) -> str:
+        return self._by_key[_header_key(name)]
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and _header_key(name) in self._by_key
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names.values())
+
+    def __len__(self) -> int:
+        return len(self._by_key)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Mapping) and dict(self.items()) == dict(other.items())
+
+    def __hash__(self) -> int:  # requests are frozen models, and so hashable
+        return hash(frozenset(self._by_key.items()))
+
+    def __repr__(self) -> str:
+        return f"Headers({dict(self.items())!r})"
+
+
+def _header_key(name: str) -> str:
+    return name.lower().replace("_", "-")
+
+
+RequestHeaders = Annotated[
+    Headers, WithJsonSchema({"type": "object", "additionalProperties": {"type": "string"}})
+]
+
+
 # -- requests of the decisions ---------------------------------------------------------------
 
 
@@ -64,10 +151,11 @@ class ClientAuthenticationRequest(_Request):
     """A client's request to FATE Flow, as FATE Flow forwards it to be authenticated."""
 
     full_path: str = Field(description="path of the client's request, with its query string")
-    headers: dict[str, str] = Field(
-        default_factory=dict,
+    headers: RequestHeaders = Field(
+        default_factory=Headers,
         description="headers of the client's request (HMAC clients send "
-        "TIMESTAMP, NONCE, APP_KEY and SIGNATURE here)",
+        "TIMESTAMP, NONCE, APP_KEY and SIGNATURE here); plugins get them as a case-insensitive "
+        "mapping that treats '-' and '_' alike, services get them with lower-case names",
     )
     form: dict[str, Any] | None = Field(default=None, description="form fields of the request")
     data: Any = Field(default=None, description="raw body of the request, as text")
@@ -78,32 +166,58 @@ class ClientAuthenticationRequest(_Request):
     model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
 
 
-class SignatureRequest(_Request):
+class _MergedRequest(_Request):
+    """FATE Flow merges its own registration's stored ``data`` into these requests (``app_id``,
+    say): unknown top-level fields are kept (``model_extra``) and sent on to the services."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+
+class SignatureRequest(_MergedRequest):
     """A request to sign the body FATE Flow is about to send to another site."""
 
     party_id: PartyId = Field(description="id of this site, which signs")
     body: dict[str, Any] = Field(default_factory=dict, description="the body to be signed")
 
 
-class SiteAuthenticationRequest(_Request):
+class SiteAuthenticationRequest(_MergedRequest):
     """A request from another site, to be verified against its signature."""
 
     src_party_id: PartyId = Field(description="site id of the requesting party")
-    site_signature: str = Field(description="the signature the requesting site sent")
+    site_signature: str | None = Field(
+        default=None,
+        description="the signature the requesting site sent; null when it sent none (FATE Flow "
+        "then sends null), which is refused with code 109 before any plugin runs",
+    )
     body: dict[str, Any] = Field(default_factory=dict, description="the body that was signed")
 
 
 class PermissionRequest(_Request):
-    """A job from another site, to be allowed or denied here."""
+    """A job from another site, to be allowed or denied here.
 
-    src_role: str = Field(description="role of the requesting party (guest, host, arbiter)")
+    FATE Flow 1.11 always sends ``src_role`` null (it reads a misspelt header): the role is then
+    derived from ``roles`` when ``src_party_id`` is in exactly one of them, and
+    ``src_role_derived`` says so; otherwise ``src_role`` stays None, unknown.
+    """
+
+    src_role: str | None = Field(
+        default=None,
+        description="role of the requesting party (guest, host, arbiter); None when unknown",
+    )
+    src_role_derived: bool = Field(
+        default=False,
+        description="src_role was not sent but derived from roles (set by us, never read from "
+        "the request)",
+    )
     src_party_id: PartyId = Field(description="party id of the requesting party")
     role: str | None = Field(default=None, description="this site's role in the job")
     party_id: PartyId | None = Field(default=None, description="this site's party id in the job")
     initiator: dict[str, Any] | None = Field(default=None, description="the job's initiator")
     roles: dict[str, Any] | None = Field(default=None, description="every participant by role")
     component_list: list[Any] = Field(
-        default_factory=list, description="names of the components the job runs here"
+        default_factory=list,
+        description="the job's component modules, lower-cased, as FATE Flow sends them "
+        "(reader, heterolr), not the DSL's instance names (reader_0)",
     )
     dataset_list: list[Any] = Field(
         default_factory=list, description="datasets the job reads here ({namespace, name})"
@@ -113,6 +227,34 @@ class PermissionRequest(_Request):
     component_parameters: dict[str, Any] | None = Field(
         default=None, description="parameters of each component"
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _derive_src_role(cls, value: Any) -> Any:
+        if not isinstance(value, Mapping):
+            return value
+        fields = {k: v for k, v in value.items() if k != "src_role_derived"}
+        if fields.get("src_role") is None:
+            role = _only_role_of(fields.get("src_party_id"), fields.get("roles"))
+            if role is not None:
+                fields.update(src_role=role, src_role_derived=True)
+        return fields
+
+
+def _only_role_of(party_id: Any, roles: Any) -> str | None:
+    """The one role of ``roles`` ({role: [party ids]}) that lists ``party_id``, or None when
+    none or several do."""
+    if party_id is None or not isinstance(roles, Mapping):
+        return None
+    wanted = str(_party_id(party_id))
+    found = [
+        role
+        for role, parties in roles.items()
+        if isinstance(role, str)
+        and isinstance(parties, list)
+        and any(str(_party_id(party)) == wanted for party in parties)
+    ]
+    return found[0] if len(found) == 1 else None
 
 
 # -- requests of ApiReader ---------------------------------------------------------------------

@@ -136,6 +136,17 @@ def _check_signature(answer: Any) -> str:
     return result
 
 
+def _unanswerable(request: BaseModel) -> str | None:
+    """Why no plugin can be asked about ``request``, or None. FATE Flow sends a null
+    ``site_signature`` when the requesting site sent none: there is nothing to verify."""
+    if isinstance(request, SiteAuthenticationRequest) and not request.site_signature:
+        return (
+            "site_signature is missing: the requesting site sent no signature "
+            "(is site authentication switched on at its end?)"
+        )
+    return None
+
+
 ANSWERS: dict[str, type[BaseModel]] = {
     "upload": UploadAnswer,
     "query": QueryAnswer,
@@ -238,6 +249,18 @@ class Dispatcher:
         request = self._validated(capability, request)
         cfg = self.settings.capability(capability)
         decision_id = new_decision_id()
+        refusal = _unanswerable(request)
+        if refusal is not None:
+            outcome = Outcome(
+                capability=capability,
+                decision_id=decision_id,
+                allowed=False,
+                code=AUTHENTICATION_ERROR,
+                message=refusal,
+                elapsed=time.monotonic() - started,
+            )
+            self._record(outcome, request)
+            return outcome
         key = None
         if cfg.cache:
             key = request.model_dump_json()
