@@ -12,7 +12,8 @@ from callback_service import callback_app, free_port, serve
 from fastapi import FastAPI
 
 import fate_registry_http
-from fate_registry import Registry, Settings
+from fate_registry import Registry, Settings, hookimpl
+from fate_registry.capabilities import ClientAuthenticationRequest, Decision
 from fate_registry.dispatch import Dispatcher
 from fate_registry.http import create_app
 from fate_registry.metrics import HookMetrics
@@ -44,13 +45,13 @@ FATE_REQUESTS: dict[str, dict[str, Any]] = {
         "body": {"job_id": "202401010000", "role": "host"},
     },
     "permission": {
-        "src_role": "guest",
+        "src_role": None,  # FATE Flow 1.11 reads the misspelt header scr_role: always null
         "src_party_id": "9999",
         "role": "host",
         "party_id": "10000",
         "initiator": {"role": "guest", "party_id": 9999},
         "roles": {"guest": [9999], "host": [10000]},
-        "component_list": ["reader_0", "hetero_lr_0"],
+        "component_list": ["reader", "heterolr"],  # modules, lower-cased
         "dataset_list": [{"namespace": "experiment", "name": "breast_hetero_host"}],
         "run_time_conf": {"job_parameters": {}},
         "dsl": {"components": {}},
@@ -142,21 +143,25 @@ def test_extra_fields_from_newer_fate_flow_are_ignored(make_client: Any) -> None
     assert client.post("/v1/hook/client_authentication", json=request).json()["code"] == 0
 
 
-def test_a_malformed_request_is_400_naming_the_field(make_client: Any) -> None:
+def test_a_malformed_request_is_a_200_with_code_101_naming_the_field(make_client: Any) -> None:
     client, _ = make_client()
-    reply = client.post("/v1/hook/site_authentication", json={"src_party_id": "1"})
-    assert reply.status_code == 400
+    reply = client.post("/v1/hook/site_authentication", json={"site_signature": "s"})
+    assert reply.status_code == 200  # FATE Flow reads a refusal's reason only from a 200
     body = reply.json()
     assert (body["code"], body["retcode"]) == (101, 101)  # FATE Flow's hook client reads code
-    assert "site_signature" in body["msg"] and body["msg"] == body["retmsg"]
-    assert client.post("/v1/hook/permission", content=b"{oops").json()["code"] == 101
+    assert "src_party_id" in body["msg"] and body["msg"] == body["retmsg"]
+    broken = client.post("/v1/hook/permission", content=b"{oops")
+    assert (broken.status_code, broken.json()["code"]) == (200, 101)
+    unknown = client.post("/v1/hook/nothing", json={})
+    assert unknown.status_code == 200 and unknown.json()["code"] != 0
 
 
 def test_the_gateway_is_protected_like_writes(make_client: Any) -> None:
     client, registry = make_client(admin_tokens=["gateway-test-token"])
     registry.register_service("HOOK", "permission", "/allow")
     refused = client.post("/v1/hook/permission", json=FATE_REQUESTS["permission"])
-    assert (refused.status_code, refused.json()["code"]) == (401, 109)
+    assert (refused.status_code, refused.json()["code"]) == (200, 109)
+    assert "Bearer" in refused.json()["msg"]
     reply = client.post("/v1/hook/permission", json=FATE_REQUESTS["permission"], headers=TOKEN)
     assert reply.json()["code"] == 0
 
@@ -246,7 +251,7 @@ def test_the_gateway_does_not_run_the_client_authentication_chain(
     registry.register_service("HOOK", "permission", "/allow")
     calls = len(callback.state.seen)
     reply = client.post("/v1/hook/permission", json=FATE_REQUESTS["permission"])
-    assert (reply.status_code, reply.json()["code"]) == (401, 109)
+    assert (reply.status_code, reply.json()["code"]) == (200, 109)
     assert len(callback.state.seen) == calls  # neither the chain nor the permission service
     reply = client.post("/v1/hook/permission", json=FATE_REQUESTS["permission"], headers=TOKEN)
     assert reply.json()["code"] == 0
@@ -270,3 +275,110 @@ def test_the_gateway_is_in_the_openapi_document(make_client: Any) -> None:
     paths = client.get("/openapi.json").json()["paths"]
     for capability in FATE_REQUESTS:
         assert f"/v1/hook/{capability}" in paths
+
+
+# -- FATE Flow 1.11's quirks ------------------------------------------------------------------
+
+
+def test_permission_with_src_role_null_is_decided_and_the_role_derived(
+    make_client: Any, callback: FastAPI
+) -> None:
+    client, registry = make_client()
+    registry.register_service("HOOK", "permission", "/allow")
+    reply = client.post("/v1/hook/permission", json=FATE_REQUESTS["permission"])
+    assert (reply.status_code, reply.json()["code"]) == (200, 0)
+    sent = json.loads(callback.state.seen[-1]["body"])
+    assert (sent["src_role"], sent["src_role_derived"]) == ("guest", True)  # 9999 is only guest
+    assert sent["component_list"] == ["reader", "heterolr"]
+
+
+def test_permission_src_role_stays_unknown_when_the_party_has_several_roles(
+    make_client: Any, callback: FastAPI
+) -> None:
+    client, registry = make_client()
+    registry.register_service("HOOK", "permission", "/deny-message")
+    request = {
+        **FATE_REQUESTS["permission"],
+        "src_party_id": "10000",
+        "roles": {"guest": [9999], "host": [10000], "arbiter": [10000]},
+    }
+    reply = client.post("/v1/hook/permission", json=request)
+    assert (reply.status_code, reply.json()["code"]) == (200, 108)
+    sent = json.loads(callback.state.seen[-1]["body"])
+    assert (sent["src_role"], sent["src_role_derived"]) == (None, False)
+
+
+def test_a_sent_src_role_is_kept_and_a_sent_derived_flag_ignored(
+    make_client: Any, callback: FastAPI
+) -> None:
+    client, registry = make_client()
+    registry.register_service("HOOK", "permission", "/allow")
+    request = {**FATE_REQUESTS["permission"], "src_role": "host", "src_role_derived": True}
+    client.post("/v1/hook/permission", json=request)
+    sent = json.loads(callback.state.seen[-1]["body"])
+    assert (sent["src_role"], sent["src_role_derived"]) == ("host", False)
+
+
+def test_site_authentication_without_a_signature_is_refused_with_109(
+    make_client: Any, callback: FastAPI
+) -> None:
+    client, registry = make_client()
+    registry.register_service("HOOK", "site_authentication", "/allow")
+    calls = len(callback.state.seen)
+    request = {**FATE_REQUESTS["site_authentication"], "site_signature": None}
+    reply = client.post("/v1/hook/site_authentication", json=request)
+    assert reply.status_code == 200
+    assert reply.json()["code"] == 109 and "site_signature is missing" in reply.json()["msg"]
+    assert len(callback.state.seen) == calls  # no plugin was asked
+
+
+@pytest.mark.parametrize("capability", ["signature", "site_authentication"])
+def test_fields_fate_merges_from_its_stored_data_reach_the_service(
+    make_client: Any, callback: FastAPI, capability: str
+) -> None:
+    client, registry = make_client()
+    registry.register_service(
+        "HOOK", capability, "/sign" if capability == "signature" else "/allow"
+    )
+    request = {"app_id": "fate-app", "region": {"zone": 3}, **FATE_REQUESTS[capability]}
+    assert client.post(f"/v1/hook/{capability}", json=request).json()["code"] == 0
+    sent = json.loads(callback.state.seen[-1]["body"])
+    assert (sent["app_id"], sent["region"]) == ("fate-app", {"zone": 3})
+    assert sent["body"] == FATE_REQUESTS[capability]["body"]
+
+
+def test_client_authentication_headers_reach_the_service_lower_cased(
+    make_client: Any, callback: FastAPI
+) -> None:
+    client, registry = make_client()
+    registry.register_service("HOOK", "client_authentication", "/allow")
+    client.post("/v1/hook/client_authentication", json=FATE_REQUESTS["client_authentication"])
+    headers = json.loads(callback.state.seen[-1]["body"])["headers"]
+    assert headers == {
+        "content-type": "application/json",
+        "timestamp": "1700000000000",
+        "nonce": "c1b2",
+        "app_key": "app",
+        "signature": "c2ln",
+    }
+
+
+class _NeedsAppKey:
+    """A local plugin that reads FATE's HMAC header by FATE's spelling."""
+
+    @hookimpl
+    def client_authentication(self, request: ClientAuthenticationRequest) -> Decision:
+        app_key = request.headers.get("APP_KEY")
+        return Decision.allow() if app_key == "app" else Decision.deny(f"app key {app_key!r}")
+
+
+@pytest.mark.parametrize("spelling", ["APP_KEY", "app_key", "App-Key"])
+def test_plugins_read_headers_in_any_spelling_on_every_http_path(
+    make_client: Any, spelling: str
+) -> None:
+    client, registry = make_client(hooks={"api_authentication": True})
+    registry.hooks.plugins.register(_NeedsAppKey(), "needs_app_key")
+    request = {**FATE_REQUESTS["client_authentication"], "headers": {spelling: "app"}}
+    assert client.post("/v1/hook/client_authentication", json=request).json()["code"] == 0
+    write = client.post("/v1/server/fate/register", json=REGISTER, headers={spelling: "app"})
+    assert write.json()["retcode"] == 0  # the registration API's own client authentication

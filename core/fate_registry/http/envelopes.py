@@ -1,6 +1,10 @@
 """Reply envelopes: ``{retcode, retmsg, data}`` under /v1 (FATE Flow 1.x), ``{code, message,
 data}`` elsewhere (FATE Flow 2.x), ``{code, msg}`` on the hook gateway (what FATE Flow's hook
-client reads), and the return codes they share."""
+client reads), and the return codes they share.
+
+The hook gateway answers every POST with HTTP 200: FATE Flow 1.11's hooks turn any other status
+into a generic "status code 400" failure, and read a refusal's reason only from the ``code`` and
+``msg`` of a 200. Only a wrong method keeps its 405, as HTTP says (FATE Flow always POSTs)."""
 
 from __future__ import annotations
 
@@ -50,10 +54,11 @@ class V1Error(BaseModel):
 
 
 class HookError(BaseModel):
-    """An error on the hook gateway: FATE Flow's hook client reads ``code`` and ``msg``; the v1
-    envelope's ``retcode`` and ``retmsg`` carry the same."""
+    """A request the hook gateway refused before any decision (a body it cannot validate, a
+    missing token): FATE Flow's hook client reads ``code`` and ``msg``; the v1 envelope's
+    ``retcode`` and ``retmsg`` carry the same. Always with HTTP 200."""
 
-    code: int
+    code: int = Field(description="a FATE Flow code, never 0: 101 argument error, 109 ...")
     msg: str
     retcode: int
     retmsg: str
@@ -86,6 +91,7 @@ def reply(
     body: dict[str, Any]
     if is_hook(path):
         body = {"code": int(code), "msg": message, "retcode": int(code), "retmsg": message}
+        status = 405 if status == 405 else 200  # see the module docstring
     elif is_v1(path):
         body = {"retcode": int(code), "retmsg": message}
         if data is not None and data != {} and data != []:

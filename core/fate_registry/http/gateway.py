@@ -1,15 +1,15 @@
 """The hook gateway: FATE Flow's HTTP hooks, pointed at this server, go through the dispatcher.
 
-``POST /v1/hook/<capability>`` accepts exactly what FATE Flow 1.11 sends and answers what it
-reads: ``code`` (0 allows) and ``msg``; a signature in both ``data`` and ``site_signature``.
-``GET /metrics`` serves the plugin framework's Prometheus metrics.
+``POST /v1/hook/<capability>`` accepts exactly what FATE Flow 1.11 sends (with its quirks:
+``src_role`` null, ``site_signature`` null, its stored ``data`` merged in) and answers what it
+reads: HTTP 200 always, ``code`` (0 allows) and ``msg``; a signature in both ``data`` and
+``site_signature``. ``GET /metrics`` serves the plugin framework's Prometheus metrics.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.concurrency import run_in_threadpool
@@ -26,20 +26,23 @@ from ..dispatch import Dispatcher, Outcome
 from ..logsafe import printable
 from ..registry import Registry
 from ..settings import Settings
-from .envelopes import HookError
 from .security import Action, authorize, read_access
 
 log = logging.getLogger("fate_registry.http")
 
 
 class HookReply(BaseModel):
-    """What FATE Flow reads from a hook service, with how the decision was reached."""
+    """What FATE Flow reads from a hook service, with how the decision was reached. A request
+    refused before any decision (see HookError) has the same shape, without decision_id."""
 
     code: int = Field(
-        description="0 allows; otherwise a FATE Flow code (108 permission, 109 authentication)"
+        description="0 allows; otherwise a FATE Flow code (101 bad request, 108 permission, "
+        "109 authentication)"
     )
     msg: str = Field(description="why")
-    decision_id: str = Field(description="the id the decision is logged under")
+    retcode: int = Field(description="the same as code (FATE Flow 1.x envelope)")
+    retmsg: str = Field(description="the same as msg")
+    decision_id: str | None = Field(default=None, description="the id the decision is logged under")
     failed_open: bool = Field(default=False, description="a plugin failed and policy allowed")
 
 
@@ -57,6 +60,8 @@ def _reply(outcome: Outcome) -> HookReply:
     return HookReply(
         code=outcome.code,
         msg=outcome.message,
+        retcode=outcome.code,
+        retmsg=outcome.message,
         decision_id=outcome.decision_id,
         failed_open=outcome.failed_open,
     )
@@ -70,15 +75,16 @@ async def _gateway_access(request: Request) -> None:
     await authorize(request, action, chain=False)
 
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"model": HookError, "description": "the body is not what FATE Flow sends"},
-    401: {"model": HookError, "description": "authentication is required"},
-}
 router = APIRouter(
     prefix="/v1/hook",
     tags=["hook gateway"],
     dependencies=[Depends(_gateway_access)],
-    responses=_ERRORS,
+    responses={
+        200: {
+            "description": "the decision, or a refusal before any decision (a body that is not "
+            "what FATE Flow sends: code 101; a missing token: code 109): always HTTP 200"
+        }
+    },
 )
 
 
