@@ -235,3 +235,20 @@ def test_what_a_backend_cannot_store_is_400_on_every_backend(backend_api, kwargs
     assert reply.status_code == 400
     assert reply.json()["retcode"] == 101
     assert snapshot(registry) == before
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/v1/server/fate/register", {"host": "10.0.0.1", "port": 80, "name": "x"}),
+        ("/v2/server/registry", {"server_name": "a", "host": "10.0.0.1", "port": 80, "name": "x"}),
+    ],
+)
+def test_an_unknown_field_is_named_as_sent(api, path, body):
+    client, registry = api
+    before = registry.servers()
+    reply = client.post(path, json=body)
+    assert reply.status_code == 400
+    message = reply.json().get("retmsg") or reply.json()["message"]
+    assert message == "name: is not a known field"
+    assert registry.servers() == before

@@ -198,3 +198,53 @@ def test_a_service_body_is_its_names_then_the_fields_of_a_legacy_service(api):
     assert list(body["properties"]) == ["server_name", "service_name", *fields["properties"]]
     assert body["required"] == ["server_name", "service_name", "uri"]
     assert body["additionalProperties"] is False
+
+
+# -- FATE Flow 1.x's row keys and alias routes --------------------------------------------------
+
+
+def test_service_rows_carry_fate_flow_columns_beside_ours(api):
+    client, registry = api
+    register_spec_example(client)
+    body = {**SPEC_SERVICE, "service_name": "query", "uri": "/q", "data": {"b": 2}}
+    registered = client.post("/v1/service/registry", json=body).json()["data"]
+    rows = client.post("/v1/service/query", json={"service_name": "query"}).json()["data"]
+    for row in (registered, rows["service_info"][0]):
+        assert row["f_url"] == row["url"] == "http://127.0.0.1:8888/q"
+        assert (row["f_server_name"], row["f_service_name"]) == ("FATE_TEST", "query")
+        assert (row["f_method"], row["f_data"], row["f_params"]) == ("POST", {"b": 2}, {})
+        stored = registry.service("fate_test", "query")
+        assert row["f_create_time"] == int(stored.created_at.timestamp() * 1000)
+        assert row["f_update_date"] == f"{stored.updated_at:%Y-%m-%d %H:%M:%S}"
+
+
+def test_fate_flow_row_columns_are_masked_like_ours(api):
+    client, _ = api
+    register_spec_example(client)
+    body = {**SPEC_SERVICE, "service_name": "q", "uri": "/q", "headers": {"X-Api-Key": "k1"}}
+    row = client.post("/v1/service/registry", json=body).json()["data"]
+    assert row["f_headers"] == row["headers"] != {"X-Api-Key": "k1"}
+
+
+@pytest.mark.parametrize(
+    ("alias", "path"),
+    [
+        ("/v1/server/service/fate_test/register", "/v1/server/fate_test/register"),
+        ("/v1/server/service/fate_test/get", "/v1/server/fate_test/get"),
+        ("/v1/server/service/get", "/v1/server/get"),
+    ],
+)
+def test_fate_flow_alias_routes_answer_like_the_routes(api, alias, path):
+    client, _ = api
+    register_spec_example(client)
+    body = SPEC_SERVER if path.endswith("register") else None
+    by_alias = client.post(alias, json=body).json()
+    direct = client.post(path, json=body).json()
+    assert by_alias["retcode"] == 0
+    drop = {"created_at", "updated_at"}
+    if "host" in by_alias["data"]:
+        assert {k: v for k, v in by_alias["data"].items() if k not in drop} == {
+            k: v for k, v in direct["data"].items() if k not in drop
+        }
+    else:
+        assert sorted(by_alias["data"]) == sorted(direct["data"]) == ["FATE_TEST"]

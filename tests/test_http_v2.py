@@ -120,3 +120,19 @@ def test_delete_server_with_cascade(backend_api):
     reply = client.post("/v2/server/delete", json={"server_name": "hook", "cascade": True})
     assert reply.json()["data"] == {"services": 1}
     assert registry.servers() == []
+
+
+def test_rows_carry_fate_flow_2_keys_beside_ours(api):
+    client, registry = api
+    _register(client)
+    registered = client.post("/v2/server/registry", json=SERVER).json()["data"]
+    queried = client.get("/v2/server/query", params={"server_name": "hook"}).json()["data"]
+    every = client.get("/v2/server/query/all").json()["data"]["HOOK"]
+    stored = registry.server("hook")
+    for row in (registered, queried, every):
+        assert (row["server_name"], row["host"], row["port"]) == ("HOOK", "10.0.0.7", 9000)
+        assert row["update_time"] == int(stored.updated_at.timestamp() * 1000)
+    params = {"server_name": "hook", "service_name": "permission"}
+    service = client.get("/v2/server/service/query", params=params).json()["data"]
+    assert (service["server_name"], service["service_name"]) == ("HOOK", "permission")
+    assert service["url"] == "https://10.0.0.7:9000/check" and "create_time" in service

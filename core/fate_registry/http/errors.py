@@ -30,7 +30,7 @@ _HTTP_CODES = {
     415: Code.ARGUMENT_ERROR,
     422: Code.CONNECTION_ERROR,
 }
-# The registry's field names, as the HTTP API names them.
+# The registry's field names, as the HTTP API names them (a body's own fields keep theirs).
 _FIELD_NAMES = {"name": "server_name"}
 
 
@@ -56,7 +56,7 @@ def error_reply(
 
 
 def problems_message(problems: Sequence[tuple[str, str]]) -> str:
-    return "; ".join(f"{_FIELD_NAMES.get(field, field)}: {reason}" for field, reason in problems)
+    return "; ".join(f"{field}: {reason}" for field, reason in problems)
 
 
 def _location(loc: Sequence[Any]) -> str:
@@ -98,9 +98,8 @@ async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
 
 async def _on_invalid(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, InvalidRegistration)
-    problems = exc.problems
-    if exc.entry:  # one entry of a batch, e.g. SERVER.api.upload of the legacy v1 body
-        problems = [(f"{exc.entry}.{_FIELD_NAMES.get(f, f)}", reason) for f, reason in problems]
+    prefix = f"{exc.entry}." if exc.entry else ""  # one entry of a batch: SERVER.api.upload
+    problems = [(f"{prefix}{_FIELD_NAMES.get(f, f)}", reason) for f, reason in exc.problems]
     return error_reply(request, 400, problems_message(problems))
 
 

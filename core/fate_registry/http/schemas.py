@@ -7,6 +7,7 @@ JSON schema each one shows in /openapi.json is declared beside it so the documen
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import unquote_plus
 
@@ -198,10 +199,6 @@ class ServerDeleteBody(ServerDeleteOptions):
     server_name: ServerName
 
 
-class ServiceList(BaseModel):
-    service_info: list[Service]
-
-
 class LegacyRegistered(BaseModel):
     servers: int
     services: int
@@ -268,6 +265,90 @@ def service_view(service: Service) -> Service:
 
 def servers_by_name(servers: list[Server]) -> dict[str, Server]:
     return {server.name: server for server in servers}
+
+
+# -- FATE Flow's own row shapes, beside ours -------------------------------------------------
+# Scripts written against FATE Flow read its database rows: 1.x replies peewee rows with their
+# `f_` column names (`f_url`, ...), 2.x the same rows without the prefix (`server_name`, ...).
+
+
+def _millis(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def _fate_date(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S")  # how FATE Flow's JSON encoder writes dates
+
+
+class V1ServiceRow(Service):
+    """A service in a v1 reply: ours, and FATE Flow 1.x's columns with the same values."""
+
+    f_server_name: str
+    f_service_name: str
+    f_url: str
+    f_method: str
+    f_params: dict[str, Any]
+    f_data: dict[str, Any]
+    f_headers: dict[str, str]
+    f_create_time: int = Field(description="milliseconds since the epoch")
+    f_update_time: int = Field(description="milliseconds since the epoch")
+    f_create_date: str = Field(description="YYYY-MM-DD HH:MM:SS, UTC")
+    f_update_date: str = Field(description="YYYY-MM-DD HH:MM:SS, UTC")
+
+
+def v1_service_row(service: Service) -> V1ServiceRow:
+    shown = service_view(service)
+    return V1ServiceRow(
+        **shown.model_dump(),
+        f_server_name=shown.server_name,
+        f_service_name=shown.service_name,
+        f_url=shown.url,
+        f_method=shown.method,
+        f_params=shown.params,
+        f_data=shown.data,
+        f_headers=shown.headers,
+        f_create_time=_millis(shown.created_at),
+        f_update_time=_millis(shown.updated_at),
+        f_create_date=_fate_date(shown.created_at),
+        f_update_date=_fate_date(shown.updated_at),
+    )
+
+
+class ServiceList(BaseModel):
+    service_info: list[V1ServiceRow]
+
+
+class V2ServerRow(Server):
+    """A server in a v2 reply: ours, and FATE Flow 2.x's keys with the same values."""
+
+    server_name: str
+    create_time: int = Field(description="milliseconds since the epoch")
+    update_time: int = Field(description="milliseconds since the epoch")
+
+
+def v2_server_row(server: Server) -> V2ServerRow:
+    return V2ServerRow(
+        **server.model_dump(),
+        server_name=server.name,
+        create_time=_millis(server.created_at),
+        update_time=_millis(server.updated_at),
+    )
+
+
+class V2ServiceRow(Service):
+    """A service in a v2 reply: ours, and FATE Flow 2.x's timestamps."""
+
+    create_time: int = Field(description="milliseconds since the epoch")
+    update_time: int = Field(description="milliseconds since the epoch")
+
+
+def v2_service_row(service: Service) -> V2ServiceRow:
+    shown = service_view(service)
+    return V2ServiceRow(
+        **shown.model_dump(),
+        create_time=_millis(shown.created_at),
+        update_time=_millis(shown.updated_at),
+    )
 
 
 class Deleted(BaseModel):

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Body, Path, Request
 from fastapi.responses import JSONResponse
 
 from ..errors import ServiceNotFound
-from ..models import Server, ServerRegistration, Service, ServiceRegistration, validate
+from ..models import Server, ServerRegistration, ServiceRegistration, validate
 from .deps import Check, error_responses, guard_address, registry_of
 from .envelopes import V1Error, V1Reply, reply
 from .errors import APIError
@@ -24,8 +24,9 @@ from .schemas import (
     ServiceList,
     ServiceQueryBody,
     V1ServiceRegistryBody,
+    V1ServiceRow,
     servers_by_name,
-    service_view,
+    v1_service_row,
 )
 from .security import access
 
@@ -34,6 +35,14 @@ router = APIRouter(prefix="/v1", tags=["v1: FATE Flow 1.x"], responses=error_res
 NameInPath = Annotated[ServerName, Path(description="server name, stored upper-case")]
 
 
+# FATE Flow 1.x answers its server routes under /v1/server/service/... too, and fate_client's
+# `flow service registry` uses those.
+@router.post(
+    "/server/service/{server_name}/register",
+    response_model=V1Reply[Server],
+    **access("write"),
+    summary="Register a server (FATE Flow 1.x alias of /v1/server/{server_name}/register)",
+)
 @router.post(
     "/server/{server_name}/register",
     response_model=V1Reply[Server],
@@ -50,7 +59,7 @@ def register_server(
 
 @router.post(
     "/service/registry",
-    response_model=V1Reply[Service | LegacyRegistered],
+    response_model=V1Reply[V1ServiceRow | LegacyRegistered],
     **access("write"),
     summary="Register a service (or, legacy form, servers with their services)",
     description=(
@@ -66,7 +75,7 @@ def register_service(
     registry = registry_of(request)
     if isinstance(body, ServiceBody):
         service = registry.register_service(**body.model_dump())
-        return reply(request.url.path, service_view(service))
+        return reply(request.url.path, v1_service_row(service))
     servers, services = _legacy_registrations(body)
     for server in servers:
         guard_address(request, server.host, server.port, check)
@@ -104,16 +113,14 @@ def _legacy_registrations(
     return servers, services
 
 
+# Before /server/{server_name}/get, which would take "service" for a server name: FATE Flow's
+# router prefers the fixed path too.
 @router.post(
-    "/server/{server_name}/get",
-    response_model=V1Reply[Server],
+    "/server/service/get",
+    response_model=V1Reply[dict[str, Server]],
     **access("read"),
-    summary="One server",
+    summary="Every server, by name (FATE Flow 1.x alias of /v1/server/get)",
 )
-def get_server(request: Request, server_name: NameInPath) -> JSONResponse:
-    return reply(request.url.path, registry_of(request).server(server_name))
-
-
 @router.post(
     "/server/get",
     response_model=V1Reply[dict[str, Server]],
@@ -122,6 +129,22 @@ def get_server(request: Request, server_name: NameInPath) -> JSONResponse:
 )
 def get_servers(request: Request) -> JSONResponse:
     return reply(request.url.path, servers_by_name(registry_of(request).servers()))
+
+
+@router.post(
+    "/server/service/{server_name}/get",
+    response_model=V1Reply[Server],
+    **access("read"),
+    summary="One server (FATE Flow 1.x alias of /v1/server/{server_name}/get)",
+)
+@router.post(
+    "/server/{server_name}/get",
+    response_model=V1Reply[Server],
+    **access("read"),
+    summary="One server",
+)
+def get_server(request: Request, server_name: NameInPath) -> JSONResponse:
+    return reply(request.url.path, registry_of(request).server(server_name))
 
 
 @router.post(
@@ -140,7 +163,7 @@ def query_service(request: Request, body: ServiceQueryBody) -> JSONResponse:
         if body.server_name is not None:
             raise ServiceNotFound(body.server_name, body.service_name)
         raise APIError(404, f"service {body.service_name!r} is not registered on any server")
-    views = [service_view(service) for service in services]
+    views = [v1_service_row(service) for service in services]
     return reply(request.url.path, ServiceList(service_info=views))
 
 

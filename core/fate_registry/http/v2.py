@@ -7,7 +7,6 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
-from ..models import Server, Service
 from .deps import Check, error_responses, guard_address, registry_of
 from .envelopes import V2Error, V2Reply, reply
 from .schemas import (
@@ -18,8 +17,10 @@ from .schemas import (
     ServiceBody,
     ServiceKey,
     ServiceName,
-    servers_by_name,
-    service_view,
+    V2ServerRow,
+    V2ServiceRow,
+    v2_server_row,
+    v2_service_row,
 )
 from .security import access
 
@@ -31,7 +32,7 @@ ServiceQuery = Annotated[ServiceName, Query()]
 
 @router.post(
     "/server/registry",
-    response_model=V2Reply[Server],
+    response_model=V2Reply[V2ServerRow],
     **access("write"),
     summary="Register a server, or move it",
 )
@@ -40,22 +41,25 @@ def register_server(request: Request, body: ServerBody, check: Check = None) -> 
     server = registry_of(request).register_server(
         body.server_name, body.host, body.port, body.protocol
     )
-    return reply(request.url.path, server)
+    return reply(request.url.path, v2_server_row(server))
 
 
-@router.get("/server/query", response_model=V2Reply[Server], **access("read"), summary="One server")
+@router.get(
+    "/server/query", response_model=V2Reply[V2ServerRow], **access("read"), summary="One server"
+)
 def query_server(request: Request, server_name: ServerQuery) -> JSONResponse:
-    return reply(request.url.path, registry_of(request).server(server_name))
+    return reply(request.url.path, v2_server_row(registry_of(request).server(server_name)))
 
 
 @router.get(
     "/server/query/all",
-    response_model=V2Reply[dict[str, Server]],
+    response_model=V2Reply[dict[str, V2ServerRow]],
     **access("read"),
     summary="Every server, by name (no secrets, unlike FATE Flow's)",
 )
 def query_all(request: Request) -> JSONResponse:
-    return reply(request.url.path, servers_by_name(registry_of(request).servers()))
+    servers = registry_of(request).servers()
+    return reply(request.url.path, {server.name: v2_server_row(server) for server in servers})
 
 
 @router.post(
@@ -71,18 +75,18 @@ def delete_server(request: Request, body: ServerDeleteBody) -> JSONResponse:
 
 @router.post(
     "/server/service/registry",
-    response_model=V2Reply[Service],
+    response_model=V2Reply[V2ServiceRow],
     **access("write"),
     summary="Register a service on a registered server",
 )
 def register_service(request: Request, body: ServiceBody) -> JSONResponse:
     service = registry_of(request).register_service(**body.model_dump())
-    return reply(request.url.path, service_view(service))
+    return reply(request.url.path, v2_service_row(service))
 
 
 @router.get(
     "/server/service/query",
-    response_model=V2Reply[Service],
+    response_model=V2Reply[V2ServiceRow],
     **access("read"),
     summary="One service",
 )
@@ -90,7 +94,7 @@ def query_service(
     request: Request, server_name: ServerQuery, service_name: ServiceQuery
 ) -> JSONResponse:
     service = registry_of(request).service(server_name, service_name)
-    return reply(request.url.path, service_view(service))
+    return reply(request.url.path, v2_service_row(service))
 
 
 @router.post(
