@@ -146,3 +146,10 @@ def test_call_never_prints_a_services_stored_params(
     result = run("call", "permission", "--json-file", str(request_file))
     assert result.exit_code == 1
     assert "connection failed" in result.output and "s3cret" not in result.output
+
+
+def test_call_offers_every_capability() -> None:
+    from fate_registry.capabilities import CAPABILITIES
+    from fate_registry.cli.plugins import CapabilityName
+
+    assert tuple(CapabilityName) == CAPABILITIES

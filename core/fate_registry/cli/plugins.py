@@ -1,7 +1,4 @@
-"""``fate-registry plugins`` and ``fate-registry call``: the plugin framework's commands.
-
-Added to the ``fate-registry`` application by ``cli.py`` through :func:`add_commands`.
-"""
+"""``fate-registry plugins`` and ``fate-registry call``: the plugin framework's commands."""
 
 from __future__ import annotations
 
@@ -12,12 +9,17 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
-from .capabilities import CAPABILITIES, DECISIONS
+from .common import EXIT_INVALID, CliError, JsonFlag, open_registry, settings_of
+from .output import new_table, print_json, print_table
+
+app = typer.Typer()
 
 
 class CapabilityName(StrEnum):
+    """capabilities.CAPABILITIES, spelt out so that help does not import the models (a test
+    checks they agree)."""
+
     client_authentication = "client_authentication"
     signature = "signature"
     site_authentication = "site_authentication"
@@ -27,21 +29,19 @@ class CapabilityName(StrEnum):
     download = "download"
 
 
-assert tuple(CapabilityName) == CAPABILITIES
-
-
+@app.command("plugins")
 def plugins(
     ctx: typer.Context,
     show_all: Annotated[
         bool, typer.Option("--all", help="Also list plugins disabled or not selected.")
     ] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+    as_json: JsonFlag = False,
 ) -> None:
     """List plugins (name, distribution, version, hooks, load errors) and the chain of each
     capability. FATE_REGISTRY_LOAD_PLUGINS / _DISABLE_PLUGINS choose what loads."""
-    from .cli import print_json, print_table, settings_of
-    from .dispatch import Dispatcher
-    from .plugins import plugin_manager
+    from ..capabilities import CAPABILITIES
+    from ..dispatch import Dispatcher
+    from ..plugins import plugin_manager
 
     manager = plugin_manager()
     dispatcher = Dispatcher(settings=settings_of(ctx).hooks, plugins=manager)
@@ -56,7 +56,7 @@ def plugins(
     if as_json:
         print_json({"plugins": listing, "chains": chains})
         return
-    table = Table(
+    table = new_table(
         "plugin",
         "distribution",
         "version",
@@ -75,26 +75,27 @@ def plugins(
             detail or "-",
         )
     print_table(table)
-    chain_table = Table("capability", "chain (in order)", title="Chains", title_justify="left")
+    chain_table = new_table("capability", "chain (in order)", title="Chains", title_justify="left")
     for capability, names in chains.items():
         chain_table.add_row(capability, ", ".join(names) or "(empty: the default answers)")
     print_table(chain_table)
 
 
+@app.command("call")
 def call(
     ctx: typer.Context,
     capability: Annotated[CapabilityName, typer.Argument(help="The capability to run.")],
     json_file: Annotated[
         str, typer.Option("--json-file", metavar="FILE", help="The request as JSON; '-' for stdin.")
     ],
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+    as_json: JsonFlag = False,
 ) -> None:
     """Run a capability's chain on a request and print the answer, who gave it and the time.
 
     Exit code 0 when a decision allows (or an ApiReader call succeeds), 1 when it denies.
     """
-    from .cli import EXIT_INVALID, CliError, open_registry, print_json
-    from .dispatch import InvalidRequest
+    from ..capabilities import DECISIONS
+    from ..dispatch import InvalidRequest
 
     request = _read_request(json_file)
     dispatcher = open_registry(ctx).hooks
@@ -132,8 +133,7 @@ def call(
 
 
 def _read_request(json_file: str) -> Any:
-    from .cli import EXIT_INVALID, CliError
-
+    """The request file as a JSON object; a CliError (exit 2) naming the file otherwise."""
     try:
         text = (
             typer.get_text_stream("stdin").read()
@@ -149,8 +149,3 @@ def _read_request(json_file: str) -> Any:
     if not isinstance(request, dict):
         raise CliError(f"{json_file}: the request must be a JSON object", EXIT_INVALID)
     return request
-
-
-def add_commands(app: typer.Typer) -> None:
-    app.command("plugins")(plugins)
-    app.command("call")(call)

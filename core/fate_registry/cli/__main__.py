@@ -1,0 +1,5 @@
+"""``python -m fate_registry.cli``: the ``fate-registry`` command."""
+
+from . import main
+
+main()

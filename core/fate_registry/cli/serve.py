@@ -1,0 +1,53 @@
+"""``fate-registry serve``: the registration HTTP API and the hook gateway, under uvicorn."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from .common import EXIT_INVALID, CliError, settings_of, state_of
+
+app = typer.Typer()
+
+
+@app.command("serve")
+def serve(
+    ctx: typer.Context,
+    host: Annotated[
+        str | None,
+        typer.Option(help="Address to listen on (default: FATE_REGISTRY_HOST, 127.0.0.1)."),
+    ] = None,
+    port: Annotated[
+        int | None,
+        typer.Option(min=1, max=65535, help="Port (default: FATE_REGISTRY_PORT, 9390)."),
+    ] = None,
+    db: Annotated[
+        str | None, typer.Option("--db", metavar="URL", help="Database URL (as the global --db).")
+    ] = None,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes.")] = 1,
+    insecure: Annotated[
+        bool,
+        typer.Option(
+            "--insecure",
+            help="Listen beyond loopback although writes or the hook gateway are open to anyone.",
+        ),
+    ] = False,
+    log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
+) -> None:
+    """Serve the registration HTTP API: FATE Flow 1.x routes under /v1, 2.x under /v2."""
+    from ..http.serve import ServeError, serve_with
+
+    if db is not None:
+        state_of(ctx).db = db
+    try:
+        serve_with(
+            settings_of(ctx),
+            host=host,
+            port=port,
+            workers=workers,
+            insecure=insecure,
+            log_level=log_level,
+        )
+    except ServeError as exc:
+        raise CliError(str(exc), EXIT_INVALID) from None
