@@ -11,7 +11,7 @@ import logging
 import os
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Generator, Mapping
 from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -46,7 +46,7 @@ from .markers import NONBLOCKING
 from .metrics import DEFAULT_METRICS, HookMetrics
 from .plugins import PluginManager, plugin_manager
 from .settings import CapabilitySettings, HooksSettings
-from .workers import DeadlineExceeded, Workers
+from .workers import DeadlineExceeded, Workers, WorkersBusy
 
 if TYPE_CHECKING:
     from .registry import Registry
@@ -112,7 +112,7 @@ def mask(value: Any) -> Any:
 
 class _Failure(Exception):
     def __init__(self, result: str, message: str) -> None:
-        self.result = result  # "error" or "timeout"
+        self.result = result  # "error", "timeout" or "rejected"
         super().__init__(message)
 
 
@@ -147,11 +147,43 @@ def _unanswerable(request: BaseModel) -> str | None:
     return None
 
 
+def _check_answer(answer: Any, answer_type: type[BaseModel]) -> str:
+    if answer is None:
+        return "no_opinion"
+    if not isinstance(answer, answer_type):
+        raise _WrongAnswer(f"answered a {type(answer).__name__}, not a {answer_type.__name__}")
+    return "allow"
+
+
 ANSWERS: dict[str, type[BaseModel]] = {
     "upload": UploadAnswer,
     "query": QueryAnswer,
     "download": DownloadAnswer,
 }
+
+
+@dataclass(frozen=True, slots=True)
+class _WorkerCall:
+    """A plugin call for a worker thread."""
+
+    function: Callable[..., Any]
+    args: tuple[Any, ...]
+    timeout: float
+    started: float
+
+
+@dataclass(slots=True)
+class _Pending:
+    """A decision under way: what the chain walk and the cache need to know of it."""
+
+    capability: str
+    cfg: CapabilitySettings
+    request: BaseModel
+    decision_id: str
+    started: float
+    context: HookContext
+    cache_key: str | None
+    revision: int | None  # of the registrations the answer is cached under
 
 
 class Dispatcher:
@@ -161,8 +193,18 @@ class Dispatcher:
     ``max_workers // 7`` threads (at least 1). The dispatcher stops waiting at the deadline,
     but a plugin that ignores it keeps its thread: with one shared pool, a capability whose
     service hangs would take every thread and every other capability would time out. With a
-    pool each, it fills only its own, and its later calls wait (and time out) within their
-    deadline. A per-capability semaphore over a shared pool would do the same with more code.
+    pool each, it fills only its own; and past the capability's ``max_in_flight`` calls
+    (running or waiting for a thread) a new call is refused at once and the failure policy
+    answers, so a flood against a hung service costs nobody a wait. A per-capability semaphore
+    over a shared pool would do the same with more code.
+
+    ``decide`` blocks its caller (FATE Flow's Python calls); ``decide_async`` is the same
+    decision awaited from an event loop (the hook gateway), holding no thread while a plugin
+    works. Both walk the chain with one generator, ``_walk``, so the policy is written once.
+
+    Cached decisions are tagged with the registry's revision: once any node changes the
+    registrations (or grants, or keys), the registry sees the new revision within
+    ``cache_ttl`` and no decision cached before it is served again.
     """
 
     def __init__(
@@ -178,12 +220,17 @@ class Dispatcher:
         self.settings = settings
         self.plugins = plugins if plugins is not None else plugin_manager()
         self.metrics = metrics if metrics is not None else DEFAULT_METRICS
-        self._caches: dict[str, TTLCache[Outcome]] = {
+        self._caches: dict[str, TTLCache[tuple[int | None, Outcome]]] = {
             c: TTLCache(settings.cache_size) for c in DECISIONS
         }
         per_capability = max(1, settings.max_workers // len(CAPABILITIES))
         self._workers: dict[str, Workers] = {
-            c: Workers(per_capability, name=f"fate-registry-hook-{c}") for c in CAPABILITIES
+            c: Workers(
+                per_capability,
+                name=f"fate-registry-hook-{c}",
+                max_in_flight=settings.capability(c).max_in_flight,
+            )
+            for c in CAPABILITIES
         }
         self._chains: dict[str, list[tuple[str, Any]]] = {}
 
@@ -243,6 +290,36 @@ class Dispatcher:
 
     def decide(self, capability: str, request: BaseModel | Mapping[str, Any]) -> Outcome:
         """Run ``capability``'s chain on ``request`` and answer under its policy."""
+        pending = self._begin(capability, request)
+        if isinstance(pending, Outcome):
+            return pending
+        walk = self._walk(pending)
+        try:
+            name, impl = next(walk)
+            while True:
+                name, impl = walk.send(self._invoke(pending, name, impl))
+        except StopIteration as done:
+            return self._finish(pending, done.value)
+
+    async def decide_async(
+        self, capability: str, request: BaseModel | Mapping[str, Any]
+    ) -> Outcome:
+        """``decide`` for an event loop: plugins that are not inline run in the capability's
+        worker threads while the loop waits for them, no thread held."""
+        pending = self._begin(capability, request)
+        if isinstance(pending, Outcome):
+            return pending
+        walk = self._walk(pending)
+        try:
+            name, impl = next(walk)
+            while True:
+                name, impl = walk.send(await self._invoke_async(pending, name, impl))
+        except StopIteration as done:
+            return self._finish(pending, done.value)
+
+    def _begin(self, capability: str, request: BaseModel | Mapping[str, Any]) -> _Pending | Outcome:
+        """Validate, then answer what needs no plugin (a request no plugin can answer, a cached
+        decision) as an Outcome; otherwise the pending decision for the chain."""
         if capability not in DECISIONS:
             raise InvalidRequest(f"{capability!r} is not a decision; use one of {DECISIONS}")
         started = time.monotonic()
@@ -261,45 +338,47 @@ class Dispatcher:
             )
             self._record(outcome, request)
             return outcome
-        key = None
+        key = revision = None
         if cfg.cache:
             key = request.model_dump_json()
+            revision = self.registry.known_revision() if self.registry is not None else None
             hit = self._caches[capability].get(key)
-            if hit is not None:
+            if hit is not None and hit[0] == revision:
                 self.metrics.cache_hit(capability)
                 elapsed = time.monotonic() - started
-                outcome = replace(hit, decision_id=decision_id, cached=True, elapsed=elapsed)
+                outcome = replace(hit[1], decision_id=decision_id, cached=True, elapsed=elapsed)
                 self._record(outcome, request)
                 return outcome
-        outcome = self._run_chain(capability, cfg, request, decision_id, started)
-        if key is not None and not outcome.failed:
+        context = self._context(capability, cfg, decision_id, started)
+        return _Pending(capability, cfg, request, decision_id, started, context, key, revision)
+
+    def _finish(self, pending: _Pending, outcome: Outcome) -> Outcome:
+        if pending.cache_key is not None and not outcome.failed:
+            cfg = pending.cfg
             ttl = cfg.allow_ttl if outcome.allowed else cfg.deny_ttl
-            self._caches[capability].put(key, outcome, ttl)
-        self._record(outcome, request)
+            entry = (pending.revision, outcome)
+            self._caches[pending.capability].put(pending.cache_key, entry, ttl)
+        self._record(outcome, pending.request)
         return outcome
 
-    def _run_chain(
-        self,
-        capability: str,
-        cfg: CapabilitySettings,
-        request: BaseModel,
-        decision_id: str,
-        started: float,
-    ) -> Outcome:
+    def _walk(self, pending: _Pending) -> Generator[tuple[str, Any], Any, Outcome]:
+        """The chain's policy, without I/O: yields each plugin to ask, is sent its answer (or a
+        _Failure), and returns the Outcome. A deny stops the chain; the first definite answer
+        wins, except for permission, where every plugin with an opinion must allow; a failure
+        is answered by the failure policy; no opinion at all by the capability's default."""
+        capability, cfg = pending.capability, pending.cfg
         deny_code = DENY_CODES.get(capability, AUTHENTICATION_ERROR)
         every_must_allow = capability == "permission"
-        context = self._context(capability, cfg, decision_id, started)
         allowed_by: list[str] = []
         failed_open: list[str] = []
         errors: list[str] = []
         last_signature: str | None = None
         allow_message = "success"
-        check = _check_signature if capability == "signature" else _check_decision
 
         def outcome(allowed: bool, code: int, message: str, plugin: str | None) -> Outcome:
             return Outcome(
                 capability=capability,
-                decision_id=decision_id,
+                decision_id=pending.decision_id,
                 allowed=allowed,
                 code=code,
                 message=message,
@@ -308,22 +387,21 @@ class Dispatcher:
                 failed=bool(errors),
                 failed_open=bool(failed_open) and allowed,
                 error="; ".join(errors) or None,
-                elapsed=time.monotonic() - started,
+                elapsed=time.monotonic() - pending.started,
             )
 
         for name, impl in self.chain(capability):
-            try:
-                answer = self._invoke(capability, cfg, name, impl, context, request, check)
-            except _Failure as failure:
-                errors.append(f"{name}: {failure}")
+            answer = yield name, impl
+            if isinstance(answer, _Failure):
+                errors.append(f"{name}: {answer}")
                 if cfg.failure_policy == "deny":
-                    message = f"{capability} failed ({name}: {failure}); failure policy denies"
+                    message = f"{capability} failed ({name}: {answer}); failure policy denies"
                     return outcome(False, deny_code, message, name)
                 failed_open.append(name)
                 self.metrics.failed_opened(capability, name)
                 if every_must_allow:
                     continue
-                return outcome(True, SUCCESS, f"failed open: {name}: {failure}", name)
+                return outcome(True, SUCCESS, f"failed open: {name}: {answer}", name)
             if answer is None:
                 continue
             if not answer.allowed:
@@ -343,50 +421,96 @@ class Dispatcher:
             return outcome(True, SUCCESS, f"{silent}; default allows", None)
         return outcome(False, deny_code, f"{silent}; default denies", None)
 
-    def _invoke(
-        self,
-        capability: str,
-        cfg: CapabilitySettings,
-        name: str,
-        impl: Any,
-        context: HookContext,
-        request: BaseModel,
-        check: Callable[[Any], str],
-    ) -> Any:
-        """Call one plugin under the deadline and count the call once, under the result
-        ``check`` gives its answer; raise _Failure on an error, a timeout or a wrong answer."""
+    # -- one plugin call ------------------------------------------------------------------
+    # Each gives the plugin's answer, or a _Failure: an error, a timeout, a wrong answer, or
+    # "rejected" (the capability is at its max_in_flight). The two differ only in how they
+    # wait for a worker thread.
+
+    def _invoke(self, pending: _Pending, name: str, impl: Any) -> Any:
+        call = self._prepare(pending, name, impl)
+        if not isinstance(call, _WorkerCall):
+            return call
+        try:
+            answer = self._workers[pending.capability].call(call.function, call.args, call.timeout)
+        except BaseException as exc:
+            return self._settle(pending, name, call.started, exc, None)
+        return self._settle(pending, name, call.started, None, answer)
+
+    async def _invoke_async(self, pending: _Pending, name: str, impl: Any) -> Any:
+        call = self._prepare(pending, name, impl)
+        if not isinstance(call, _WorkerCall):
+            return call
+        workers = self._workers[pending.capability]
+        try:
+            answer = await workers.call_async(call.function, call.args, call.timeout)
+        except BaseException as exc:
+            return self._settle(pending, name, call.started, exc, None)
+        return self._settle(pending, name, call.started, None, answer)
+
+    def _prepare(self, pending: _Pending, name: str, impl: Any) -> Any:
+        """What a worker thread must run, as a _WorkerCall; or, when no worker is needed (the
+        plugin is not loaded, no time is left, the plugin runs inline), its settled answer."""
+        capability = pending.capability
         if impl is None:
             self.metrics.call(capability, name, "error", None)
-            raise _Failure("error", f"plugin {name!r} is in the chain but not loaded")
-        kwargs = {"context": context, "request": request}
-        args = [kwargs[arg] for arg in impl.argnames]
+            return _Failure("error", f"plugin {name!r} is in the chain but not loaded")
+        kwargs = {"context": pending.context, "request": pending.request}
+        args = tuple(kwargs[arg] for arg in impl.argnames)
         started = time.monotonic()
-        remaining = context.deadline - started
+        remaining = pending.context.deadline - started
         if remaining <= 0:
             self.metrics.call(capability, name, "timeout", None)
-            raise _Failure("timeout", "no time left in the budget")
-        answer: Any = None
-        result = "error"
-        failure: _Failure | None = None
+            return _Failure("timeout", "no time left in the budget")
+        if name not in pending.cfg.inline and not getattr(impl.function, NONBLOCKING, False):
+            return _WorkerCall(impl.function, args, remaining, started)
         try:
-            if name in cfg.inline or getattr(impl.function, NONBLOCKING, False):
-                answer = impl.function(*args)
-                if time.monotonic() > context.deadline:
-                    raise DeadlineExceeded
-            else:
-                answer = self._workers[capability].call(impl.function, tuple(args), remaining)
-            result = check(answer)
-        except DeadlineExceeded:
+            answer = impl.function(*args)
+            if time.monotonic() > pending.context.deadline:
+                raise DeadlineExceeded
+        except BaseException as exc:
+            return self._settle(pending, name, started, exc, None)
+        return self._settle(pending, name, started, None, answer)
+
+    def _settle(
+        self,
+        pending: _Pending,
+        name: str,
+        started: float,
+        exc: BaseException | None,
+        answer: Any,
+    ) -> Any:
+        """Count the call once, under its result; give the answer or the _Failure."""
+        failure: _Failure | None = None
+        result = "error"
+        if exc is None:
+            try:
+                result = self._check(pending.capability, answer)
+            except _WrongAnswer as wrong:
+                failure = _Failure("error", str(wrong))
+        elif isinstance(exc, DeadlineExceeded):
             failure = _Failure("timeout", f"timed out after {time.monotonic() - started:.2f} s")
-        except _WrongAnswer as exc:
-            failure = _Failure("error", str(exc))
-        except Exception as exc:  # its text may quote a URL: the query is masked
+        elif isinstance(exc, WorkersBusy):
+            limit = pending.cfg.max_in_flight
+            failure = _Failure("rejected", f"refused at once: {limit} calls already in flight")
+        elif isinstance(exc, Exception):  # its text may quote a URL: the query is masked
             failure = _Failure("error", _URL_QUERY.sub(r"\1?***", f"{type(exc).__name__}: {exc}"))
-        elapsed = time.monotonic() - started
-        self.metrics.call(capability, name, result if failure is None else failure.result, elapsed)
-        if failure is not None:
-            raise failure
-        return answer
+        else:
+            raise exc  # KeyboardInterrupt, SystemExit, a cancelled task: not the plugin's fault
+        made = failure is None or failure.result != "rejected"  # a refused call was not made
+        seconds = time.monotonic() - started if made else None
+        self.metrics.call(
+            pending.capability, name, result if failure is None else failure.result, seconds
+        )
+        return answer if failure is None else failure
+
+    @staticmethod
+    def _check(capability: str, answer: Any) -> str:
+        """The metrics result of a plugin's answer; _WrongAnswer when it is unusable."""
+        if capability == "signature":
+            return _check_signature(answer)
+        if capability in ANSWERS:
+            return _check_answer(answer, ANSWERS[capability])
+        return _check_decision(answer)
 
     # -- ApiReader ------------------------------------------------------------------------
 
@@ -404,22 +528,13 @@ class Dispatcher:
         started = time.monotonic()
         request = self._validated(capability, request)
         cfg = self.settings.capability(capability)
-        context = self._context(capability, cfg, new_decision_id(), started)
-
-        def check(answer: Any) -> str:
-            if answer is None:
-                return "no_opinion"
-            if not isinstance(answer, answer_type):
-                raise _WrongAnswer(
-                    f"answered a {type(answer).__name__}, not a {answer_type.__name__}"
-                )
-            return "allow"
-
+        decision_id = new_decision_id()
+        context = self._context(capability, cfg, decision_id, started)
+        pending = _Pending(capability, cfg, request, decision_id, started, context, None, None)
         for name, impl in self.chain(capability):
-            try:
-                answer = self._invoke(capability, cfg, name, impl, context, request, check)
-            except _Failure as failure:
-                raise HookFailed(f"{capability} failed in plugin {name!r}: {failure}") from None
+            answer = self._invoke(pending, name, impl)
+            if isinstance(answer, _Failure):
+                raise HookFailed(f"{capability} failed in plugin {name!r}: {answer}")
             if answer is None:
                 continue
             log.info(

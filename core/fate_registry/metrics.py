@@ -6,7 +6,8 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
-RESULTS = ("allow", "deny", "no_opinion", "error", "timeout")
+# "rejected": not called, the capability had max_in_flight calls running or waiting already.
+RESULTS = ("allow", "deny", "no_opinion", "error", "timeout", "rejected")
 BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from functools import cached_property
@@ -26,6 +27,8 @@ from .store import Store, create_engine
 
 if TYPE_CHECKING:
     from .dispatch import Dispatcher
+
+log = logging.getLogger(__name__)
 
 
 class Registry:
@@ -58,6 +61,7 @@ class Registry:
         self._revision = self.store.revision()
         self._checked_at = time.monotonic()
         self._refresh_lock = threading.Lock()
+        self._refreshing = False
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None, **kwargs: Any) -> Registry:
@@ -188,6 +192,16 @@ class Registry:
     def revision(self) -> int:
         return self.store.revision()
 
+    def known_revision(self) -> int:
+        """The revision this node last read, without waiting on the database: when it is older
+        than ``cache_ttl``, one background thread reads it again (the caller, an event loop
+        perhaps, goes on with the one it has). Caches of derived answers (decisions) compare it
+        to the revision they were filled under."""
+        if time.monotonic() - self._checked_at >= self.cache_ttl and not self._refreshing:
+            self._refreshing = True
+            threading.Thread(target=self._refresh_soon, daemon=True).start()
+        return self._revision
+
     # -- cache ------------------------------------------------------------------------------
 
     def _refresh(self, now: float) -> None:
@@ -200,10 +214,23 @@ class Registry:
                 self._revision = revision
             self._checked_at = time.monotonic()
 
+    def _refresh_soon(self) -> None:
+        try:
+            self._refresh(time.monotonic())
+        except Exception as exc:  # the next lookup tries again, and reports it
+            log.warning("could not read the registry's revision: %s", type(exc).__name__)
+        finally:
+            self._refreshing = False
+
     def _invalidate(self) -> None:
-        """After our own write: drop the cache and re-read the revision on the next lookup."""
+        """After our own write: drop the cache and read the new revision at once, so this
+        node's caches of derived answers miss from now on."""
         self._cache = {}
         self._checked_at = float("-inf")
+        try:
+            self._refresh(time.monotonic())
+        except Exception:  # the write is done; the next lookup reads the revision again
+            log.warning("could not read the registry's revision after a write", exc_info=True)
 
 
 def _server(name: str) -> str:

@@ -48,6 +48,13 @@ class CapabilitySettings(BaseModel):
         description="seconds for the whole decision, retries included (default: the timeout)",
     )
     retries: int = Field(default=2, ge=0, le=10, description="retries of a failed HTTP call")
+    max_in_flight: int = Field(
+        default=64,
+        ge=1,
+        le=100000,
+        description="plugin calls running or waiting for a worker thread at once; past it a call "
+        "is refused at once (metrics result 'rejected') and the failure policy answers",
+    )
     failure_policy: Literal["deny", "allow"] = Field(
         default="deny", description="answer when a plugin errors or times out"
     )

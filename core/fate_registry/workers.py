@@ -1,13 +1,17 @@
 """Worker threads that run plugin calls under a deadline; the caller stops waiting at it.
 
 Lighter than ``concurrent.futures.ThreadPoolExecutor`` (one lock hand-off per call, about half
-the latency), and its threads are daemons: a hung plugin delays neither callers beyond their
-deadline nor the interpreter's exit.
+the latency), its threads are daemons (a hung plugin delays neither callers beyond their
+deadline nor the interpreter's exit), it can be awaited from an event loop without holding a
+thread, and it bounds the calls in flight: past ``max_in_flight`` a call is refused at once
+instead of waiting behind calls that a hung service holds.
 """
 
 from __future__ import annotations
 
 import _thread
+import asyncio
+import contextlib
 import queue
 import threading
 from collections.abc import Callable
@@ -18,42 +22,82 @@ class DeadlineExceeded(TimeoutError):
     """The call did not finish before its deadline; it may still be running."""
 
 
+class WorkersBusy(RuntimeError):
+    """``max_in_flight`` calls are already running or waiting: refused at once."""
+
+
 class WorkersClosed(RuntimeError):
     """A call came after ``shutdown()``."""
 
 
 class _Task:
-    __slots__ = ("abandoned", "args", "done", "error", "function", "result")
+    __slots__ = ("abandoned", "args", "done", "error", "function", "notify", "result")
 
-    def __init__(self, function: Callable[..., Any], args: tuple[Any, ...]) -> None:
+    def __init__(
+        self,
+        function: Callable[..., Any],
+        args: tuple[Any, ...],
+        notify: Callable[[_Task], None] | None,
+    ) -> None:
         self.function = function
         self.args = args
-        self.done = _thread.allocate_lock()
-        self.done.acquire()
+        self.notify = notify  # called in the worker when done; None: release ``done``
+        self.done = None if notify is not None else _thread.allocate_lock()
+        if self.done is not None:
+            self.done.acquire()
         self.result: Any = None
         self.error: BaseException | None = None
         self.abandoned = False
 
+    def finish(self) -> None:
+        if self.notify is not None:
+            self.notify(self)
+        else:
+            assert self.done is not None
+            self.done.release()
+
 
 class Workers:
-    """Up to ``max_workers`` daemon threads, started as calls need them."""
+    """Up to ``max_workers`` daemon threads, started as calls need them, and at most
+    ``max_in_flight`` calls running or queued (default: no bound beyond memory)."""
 
-    def __init__(self, max_workers: int, name: str = "fate-registry-hook") -> None:
+    def __init__(
+        self,
+        max_workers: int,
+        name: str = "fate-registry-hook",
+        max_in_flight: int | None = None,
+    ) -> None:
         self.max_workers = max_workers
+        self.max_in_flight = max_in_flight
         self.name = name
         self._queue: queue.SimpleQueue[_Task | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._idle = 0  # workers free for a new task
         self._backlog = 0  # tasks queued while every worker was busy
         self._threads = 0
+        self._in_flight = 0  # tasks submitted and not yet finished or skipped
         self._closed = False
 
-    def call(self, function: Callable[..., Any], args: tuple[Any, ...], timeout: float) -> Any:
-        """``function(*args)`` in a worker; raises DeadlineExceeded after ``timeout`` seconds."""
-        task = _Task(function, args)
+    @property
+    def in_flight(self) -> int:
+        return self._in_flight
+
+    def submit(
+        self,
+        function: Callable[..., Any],
+        args: tuple[Any, ...],
+        notify: Callable[[_Task], None] | None = None,
+    ) -> _Task:
+        """Queue ``function(*args)`` for a worker; raises WorkersBusy or WorkersClosed at once."""
+        task = _Task(function, args, notify)
         with self._lock:
             if self._closed:
                 raise WorkersClosed(f"{self.name} workers are shut down")
+            if self.max_in_flight is not None and self._in_flight >= self.max_in_flight:
+                raise WorkersBusy(
+                    f"{self._in_flight} calls already in flight (limit {self.max_in_flight})"
+                )
+            self._in_flight += 1
             if self._idle:
                 self._idle -= 1  # reserved for this task
             elif self._threads < self.max_workers:
@@ -64,12 +108,35 @@ class Workers:
             else:  # every worker is busy: the task waits in the queue, within its deadline
                 self._backlog += 1
         self._queue.put(task)
+        return task
+
+    def call(self, function: Callable[..., Any], args: tuple[Any, ...], timeout: float) -> Any:
+        """``function(*args)`` in a worker; raises DeadlineExceeded after ``timeout`` seconds."""
+        task = self.submit(function, args)
+        assert task.done is not None
         if not task.done.acquire(timeout=max(timeout, 0.0)):
             task.abandoned = True  # a worker that has not started it yet skips it
             raise DeadlineExceeded(f"not finished after {timeout:.2f} s")
-        if task.error is not None:
-            raise task.error
-        return task.result
+        return _outcome(task)
+
+    async def call_async(
+        self, function: Callable[..., Any], args: tuple[Any, ...], timeout: float
+    ) -> Any:
+        """``call``, awaited: the event loop waits, no thread does."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[_Task] = loop.create_future()
+
+        def notify(task: _Task) -> None:  # in the worker thread
+            loop.call_soon_threadsafe(_settle, future, task)
+
+        task = self.submit(function, args, notify)
+        try:
+            async with asyncio.timeout(max(timeout, 0.0)):
+                await future
+        except TimeoutError:
+            task.abandoned = True
+            raise DeadlineExceeded(f"not finished after {timeout:.2f} s") from None
+        return _outcome(task)
 
     def shutdown(self) -> None:
         """Later calls raise WorkersClosed; tasks already queued run, then every worker exits."""
@@ -86,16 +153,30 @@ class Workers:
             task = self._queue.get()
             if task is None:
                 return
-            if not task.abandoned:
+            ran = not task.abandoned
+            if ran:
                 try:
                     task.result = task.function(*task.args)
                 except BaseException as exc:
                     task.error = exc
-                task.done.release()
-            with self._lock:
-                if self._closed:
-                    continue  # no more accounting: take queued tasks, then the sentinel
-                if self._backlog:
-                    self._backlog -= 1  # this worker takes a queued task next
-                else:
-                    self._idle += 1
+            with self._lock:  # the slot is free before the caller hears back
+                self._in_flight -= 1
+                if not self._closed:  # after shutdown: take queued tasks, then the sentinel
+                    if self._backlog:
+                        self._backlog -= 1  # this worker takes a queued task next
+                    else:
+                        self._idle += 1
+            if ran:
+                with contextlib.suppress(RuntimeError):  # a closed event loop: nobody waits
+                    task.finish()
+
+
+def _settle(future: asyncio.Future[_Task], task: _Task) -> None:
+    if not future.done():  # not timed out meanwhile
+        future.set_result(task)
+
+
+def _outcome(task: _Task) -> Any:
+    if task.error is not None:
+        raise task.error
+    return task.result

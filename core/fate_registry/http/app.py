@@ -54,7 +54,7 @@ def create_app(registry: Registry, settings: Settings) -> FastAPI:
         tags=["health"],
         summary="The process is up",
     )
-    def healthz() -> Health:
+    async def healthz() -> Health:  # on the event loop: never waits for a thread or the database
         return Health(status="ok")
 
     @app.get(

@@ -12,7 +12,6 @@ import json
 import logging
 
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
-from fastapi.concurrency import run_in_threadpool
 from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel, Field
 
@@ -88,14 +87,18 @@ router = APIRouter(
 )
 
 
+# The routes are coroutines: a cached decision is answered on the event loop, and an uncached
+# one waits for the capability's worker thread without holding a thread of the server's own.
+
+
 @router.post("/client_authentication", response_model=HookReply, summary="Authenticate a client")
-def client_authentication(body: ClientAuthenticationRequest, request: Request) -> HookReply:
-    return _reply(_dispatcher(request).client_authentication(body))
+async def client_authentication(body: ClientAuthenticationRequest, request: Request) -> HookReply:
+    return _reply(await _dispatcher(request).decide_async("client_authentication", body))
 
 
 @router.post("/signature", response_model=SignatureReply, summary="Sign a body for another site")
-def signature(body: SignatureRequest, request: Request) -> SignatureReply:
-    outcome = _dispatcher(request).signature(body)
+async def signature(body: SignatureRequest, request: Request) -> SignatureReply:
+    outcome = await _dispatcher(request).decide_async("signature", body)
     return SignatureReply(
         **_reply(outcome).model_dump(), data=outcome.signature, site_signature=outcome.signature
     )
@@ -104,13 +107,13 @@ def signature(body: SignatureRequest, request: Request) -> SignatureReply:
 @router.post(
     "/site_authentication", response_model=HookReply, summary="Verify another site's signature"
 )
-def site_authentication(body: SiteAuthenticationRequest, request: Request) -> HookReply:
-    return _reply(_dispatcher(request).site_authentication(body))
+async def site_authentication(body: SiteAuthenticationRequest, request: Request) -> HookReply:
+    return _reply(await _dispatcher(request).decide_async("site_authentication", body))
 
 
 @router.post("/permission", response_model=HookReply, summary="Allow a job from another site")
-def permission(body: PermissionRequest, request: Request) -> HookReply:
-    return _reply(_dispatcher(request).permission(body))
+async def permission(body: PermissionRequest, request: Request) -> HookReply:
+    return _reply(await _dispatcher(request).decide_async("permission", body))
 
 
 metrics_router = APIRouter(tags=["health"])
@@ -149,7 +152,7 @@ async def client_authenticator(request: Request, action: Action) -> bool:
         data=body.decode("utf-8", "replace"),
         json=parsed,
     )
-    outcome = await run_in_threadpool(_dispatcher(request).client_authentication, auth_request)
+    outcome = await _dispatcher(request).decide_async("client_authentication", auth_request)
     if admits(outcome):
         return True
     if not outcome.allowed:
