@@ -43,9 +43,9 @@ def create_app(registry: Registry, settings: Settings) -> FastAPI:
     errors.install(app)
     app.add_middleware(BodyGuard)
     app.add_middleware(RequestLog)  # added last: outermost, so it sees every reply
+    gateway.install(app)  # first, as the busiest routes: /v1/hook/*, /metrics, and the seam
     app.include_router(v1.router)
     app.include_router(v2.router)
-    gateway.install(app)  # /v1/hook/*, /metrics, and the client_authentication seam
 
     @app.get(
         "/healthz",

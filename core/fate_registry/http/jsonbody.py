@@ -36,4 +36,6 @@ def strict_json_problem(body: bytes) -> str | None:
         return f"nested deeper than {MAX_JSON_DEPTH} levels"
     except ValueError:
         return None
+    if body.count(b"{") + body.count(b"[") <= MAX_JSON_DEPTH and b"\\u" not in body:
+        return None  # too few brackets to nest too deep, no escape to hide a lone surrogate
     return json_problem(value)
