@@ -242,6 +242,12 @@ def test_service_delete(run: Any, third: None) -> None:
             "error: headers: header 'a' must have a string value",
         ),
         (
+            ["service", "register", "third", "upload", "--uri", "/u", "--headers", '{"a": "k "}'],
+            EXIT_INVALID,
+            "error: headers: header 'a' must not start or end with a space or tab (HTTP drops"
+            " them)",
+        ),
+        (
             ["service", "register", "third", "upload", "--uri", "u"],
             EXIT_INVALID,
             "error: uri: must be a path starting with '/', without scheme or host",

@@ -161,6 +161,16 @@ def test_request_is_sent_as_fate_flow_sends_it_with_stored_extras(
     assert "webhook-signature" not in seen["headers"]
 
 
+def test_every_header_value_registration_accepts_is_sent_as_stored(
+    registry: Registry, callback: tuple[FastAPI, str, int]
+) -> None:
+    headers = {"Authorization": "Bearer a b\tc", "X-Empty": "", "X-Marks": "!\"#~"}
+    registry.register_service("HOOK", "permission", "/allow", headers=headers)
+    assert dispatcher(registry).permission(PERMISSION).allowed
+    seen = callback[0].state.seen[-1]["headers"]
+    assert {name: seen[name.lower()] for name in headers} == headers
+
+
 def test_client_authentication_sends_the_json_key_and_lower_cased_headers(
     registry: Registry, callback: tuple[FastAPI, str, int]
 ) -> None:

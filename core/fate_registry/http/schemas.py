@@ -56,7 +56,10 @@ Headers = Annotated[
                 {
                     "type": "object",
                     "propertyNames": {"pattern": r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"},
-                    "additionalProperties": {"type": "string", "pattern": r"^[^\r\n\x00]*$"},
+                    "additionalProperties": {
+                        "type": "string",
+                        "pattern": models.HEADER_VALUE_PATTERN,
+                    },
                 },
                 {"type": "null"},
             ]
