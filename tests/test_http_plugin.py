@@ -164,7 +164,7 @@ def test_request_is_sent_as_fate_flow_sends_it_with_stored_extras(
 def test_every_header_value_registration_accepts_is_sent_as_stored(
     registry: Registry, callback: tuple[FastAPI, str, int]
 ) -> None:
-    headers = {"Authorization": "Bearer a b\tc", "X-Empty": "", "X-Marks": "!\"#~"}
+    headers = {"Authorization": "Bearer a b\tc", "X-Empty": "", "X-Marks": '!"#~'}
     registry.register_service("HOOK", "permission", "/allow", headers=headers)
     assert dispatcher(registry).permission(PERMISSION).allowed
     seen = callback[0].state.seen[-1]["headers"]

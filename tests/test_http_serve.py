@@ -85,3 +85,18 @@ def test_serve_refuses_a_short_admin_token(sqlite_url):
     assert result.returncode == 2
     assert "FATE_REGISTRY_ADMIN_TOKENS" in result.stderr
     assert "at least 16 characters" in result.stderr
+
+
+def test_serve_on_every_address_without_trusted_hosts_is_refused_naming_the_setting(sqlite_url):
+    env = {k: v for k, v in os.environ.items() if k != "FATE_REGISTRY_TRUSTED_HOSTS"}
+    result = subprocess.run(
+        [*_command(), "serve", "--db", sqlite_url, "--host", "0.0.0.0", "--port", "1"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**env, "FATE_REGISTRY_ADMIN_TOKENS": TOKEN + "-long-enough"},
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: refusing to listen on 0.0.0.0 with no trusted host")
+    assert "FATE_REGISTRY_TRUSTED_HOSTS" in result.stderr
+    assert len(result.stderr.splitlines()) == 1

@@ -16,6 +16,7 @@ from uvicorn.config import LOGGING_CONFIG
 from ..registry import Registry
 from ..settings import Settings
 from .app import create_app
+from .hosts import is_every_address
 from .security import authentication_configured
 
 FACTORY = "fate_registry.http.app:app_from_env"
@@ -82,6 +83,19 @@ def check_bind(settings: Settings, insecure: bool = False) -> None:
         )
 
 
+def check_trusted_hosts(settings: Settings) -> None:
+    """Refuse to listen on every address with no ``trusted_hosts``: the Host check would then
+    answer loopback names only, so no client beyond this machine could use the server."""
+    if is_every_address(settings.host) and not settings.trusted_hosts:
+        raise ServeError(
+            f"refusing to listen on {settings.host} with no trusted host names: requests are "
+            "answered only when their Host header names this server. Set "
+            "FATE_REGISTRY_TRUSTED_HOSTS to the names clients use to reach it (for example "
+            "registry.example.org,10.0.0.5; '*' accepts any name, behind a proxy that checks "
+            "it), or listen on one address with --host."
+        )
+
+
 def log_config(level: str = "info") -> dict[str, Any]:
     """uvicorn's logging, with our loggers (the access log among them) on its handler."""
     config = copy.deepcopy(LOGGING_CONFIG)
@@ -132,6 +146,7 @@ def serve(
     if log_level not in LOG_LEVELS:
         raise ServeError(f"log level {log_level!r} is not one of {', '.join(LOG_LEVELS)}")
     check_bind(settings, insecure)
+    check_trusted_hosts(settings)
     options: dict[str, Any] = {
         "host": settings.host,
         "port": settings.port,
