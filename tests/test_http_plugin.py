@@ -171,6 +171,15 @@ def test_every_header_value_registration_accepts_is_sent_as_stored(
     assert {name: seen[name.lower()] for name in headers} == headers
 
 
+def test_every_call_carries_the_hop_header_with_the_decision_id(
+    registry: Registry, callback: tuple[FastAPI, str, int]
+) -> None:
+    # A stored header of that name cannot take it off: a fate-registry refuses such calls.
+    registry.register_service("HOOK", "permission", "/allow", headers={"x-fate-registry-hop": ""})
+    outcome = dispatcher(registry).permission(PERMISSION)
+    assert callback[0].state.seen[-1]["headers"]["x-fate-registry-hop"] == outcome.decision_id
+
+
 def test_client_authentication_sends_the_json_key_and_lower_cased_headers(
     registry: Registry, callback: tuple[FastAPI, str, int]
 ) -> None:

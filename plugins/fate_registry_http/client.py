@@ -27,7 +27,7 @@ import requests
 import urllib3
 from requests.adapters import HTTPAdapter
 
-from fate_registry.context import HookContext
+from fate_registry.context import HOP_HEADER, HookContext
 from fate_registry.models import ResolvedService
 
 RETRY_STATUSES = frozenset({502, 503, 504})
@@ -178,7 +178,8 @@ def send(
     The reply's body is not read yet: read it with :func:`json_reply` or :func:`iter_body`,
     which stop at the deadline, inside ``with response:``.
     """
-    all_headers = {**service.headers, **(headers or {})}
+    # The hop header last, so no stored header can drop it: a fate-registry refuses the call.
+    all_headers = {**service.headers, **(headers or {}), HOP_HEADER: context.decision_id}
     body: Any = data
     if json_body is not None:
         body = json.dumps({**service.data, **json_body}, separators=(",", ":")).encode()

@@ -14,6 +14,7 @@ from ..settings import Settings, load_settings
 from . import errors, gateway, v1, v2
 from .guard import HostRules
 from .hosts import HostCheck, trusted_hosts
+from .loops import LoopGuard
 from .middleware import BodyGuard, RequestLog
 from .schemas import Health
 from .security import document_security
@@ -44,7 +45,8 @@ def create_app(registry: Registry, settings: Settings) -> FastAPI:
     _document_security(app)
     errors.install(app)
     app.add_middleware(BodyGuard)
-    app.add_middleware(HostCheck, rules=trusted_hosts(settings))  # before the body is read
+    app.add_middleware(LoopGuard)  # before the body is read
+    app.add_middleware(HostCheck, rules=trusted_hosts(settings))
     app.add_middleware(RequestLog)  # added last: outermost, so it sees every reply
     app.include_router(v1.router)
     app.include_router(v2.router)
