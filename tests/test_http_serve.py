@@ -100,3 +100,20 @@ def test_serve_on_every_address_without_trusted_hosts_is_refused_naming_the_sett
     assert result.stderr.startswith("error: refusing to listen on 0.0.0.0 with no trusted host")
     assert "FATE_REGISTRY_TRUSTED_HOSTS" in result.stderr
     assert len(result.stderr.splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    "variable", ["FATE_REGISTRY_LOAD_PLUGINS", "FATE_REGISTRY_DISABLE_PLUGINS"]
+)
+def test_serve_with_an_unknown_plugin_name_is_refused_before_listening(sqlite_url, variable):
+    port = _free_port()
+    result = subprocess.run(
+        [*_command(), "serve", "--db", sqlite_url, "--port", str(port)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, variable: "newcomr"},
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"error: {variable} names no installed plugin: 'newcomr'")
+    assert len(result.stderr.splitlines()) == 1
