@@ -117,3 +117,20 @@ def test_serve_with_an_unknown_plugin_name_is_refused_before_listening(sqlite_ur
     assert result.returncode == 2
     assert result.stderr.startswith(f"error: {variable} names no installed plugin: 'newcomr'")
     assert len(result.stderr.splitlines()) == 1
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_serve_on_a_port_in_use_is_one_error_line_and_exit_1(sqlite_url, workers):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [*_command(), "serve", "--db", sqlite_url, "--port", str(port), "--workers", workers],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr == f"error: cannot listen on 127.0.0.1:{port}: Address already in use\n"

@@ -153,7 +153,7 @@ def test_distribution_names_match_however_they_are_spelled() -> None:
     for name in ("fate-registry", "fate_registry", "Fate.Registry"):
         manager = build_plugin_manager(load={name}, disable=set(), strict=True)
         assert [info.name for info in manager.listing()] == ["http"]
-    with pytest.raises(UnknownPlugins, match="'fate-registy'.*installed: http"):
+    with pytest.raises(UnknownPlugins, match=r"'fate-registy'.*installed: http"):
         build_plugin_manager(load={"fate-registy"}, disable=set())
 
 
