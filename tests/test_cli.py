@@ -135,7 +135,7 @@ def test_service_register_with_json_options(run: Any, third: None) -> None:
     result = ok(
         run(
             "service", "register", "third", "query", "--uri", "/v1/query", "--method", "get",
-            "--params", '{"v": "1"}', "--data", '{"app": "fate"}', "--headers", '{"X-Key": "k"}',
+            "--params", '{"v": "1"}', "--data", '{"app": "fate"}', "--headers", '{"X-Trace": "on"}',
             "--json",
         )
     )  # fmt: skip
@@ -146,7 +146,7 @@ def test_service_register_with_json_options(run: Any, third: None) -> None:
         "GET",
         {"v": "1"},
         {"app": "fate"},
-        {"X-Key": "k"},
+        {"X-Trace": "on"},
     )
 
 
