@@ -4,12 +4,13 @@ resolved through the Python API from this (another) process."""
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 from collections.abc import Iterator
 
 import pytest
 import requests
-from serve_support import serve_command, start_serve
+from serve_support import free_port, serve_command, start_serve
 
 from fate_registry import Registry
 
@@ -90,7 +91,7 @@ def test_serve_refuses_a_short_admin_token(sqlite_url):
 def test_serve_on_every_address_without_trusted_hosts_is_refused_naming_the_setting(sqlite_url):
     env = {k: v for k, v in os.environ.items() if k != "FATE_REGISTRY_TRUSTED_HOSTS"}
     result = subprocess.run(
-        [*_command(), "serve", "--db", sqlite_url, "--host", "0.0.0.0", "--port", "1"],
+        [*serve_command(), "serve", "--db", sqlite_url, "--host", "0.0.0.0", "--port", "1"],
         capture_output=True,
         text=True,
         timeout=60,
@@ -106,9 +107,9 @@ def test_serve_on_every_address_without_trusted_hosts_is_refused_naming_the_sett
     "variable", ["FATE_REGISTRY_LOAD_PLUGINS", "FATE_REGISTRY_DISABLE_PLUGINS"]
 )
 def test_serve_with_an_unknown_plugin_name_is_refused_before_listening(sqlite_url, variable):
-    port = _free_port()
+    port = free_port()
     result = subprocess.run(
-        [*_command(), "serve", "--db", sqlite_url, "--port", str(port)],
+        [*serve_command(), "serve", "--db", sqlite_url, "--port", str(port)],
         capture_output=True,
         text=True,
         timeout=60,
@@ -126,7 +127,16 @@ def test_serve_on_a_port_in_use_is_one_error_line_and_exit_1(sqlite_url, workers
         taken.listen()
         port = taken.getsockname()[1]
         result = subprocess.run(
-            [*_command(), "serve", "--db", sqlite_url, "--port", str(port), "--workers", workers],
+            [
+                *serve_command(),
+                "serve",
+                "--db",
+                sqlite_url,
+                "--port",
+                str(port),
+                "--workers",
+                workers,
+            ],
             capture_output=True,
             text=True,
             timeout=60,
