@@ -20,6 +20,7 @@ def callback_app() -> FastAPI:
     app = FastAPI()
     app.state.calls = Counter()
     app.state.seen = []
+    app.state.redirect_to = "http://127.0.0.1:9/nowhere"  # where /redirect/<status> points
 
     async def record(request: Request) -> dict[str, Any]:
         body = await request.body()
@@ -139,6 +140,11 @@ def callback_app() -> FastAPI:
                 yield reply[i : i + (1 << 16)]
 
         return StreamingResponse(chunks(), media_type="application/json")
+
+    @app.api_route("/redirect/{status}", methods=["GET", "POST"])
+    async def redirect(status: int, request: Request) -> Response:
+        await record(request)
+        return Response(status_code=status, headers={"location": app.state.redirect_to})
 
     @app.post("/echo")
     async def echo(request: Request) -> dict[str, Any]:

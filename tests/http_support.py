@@ -14,6 +14,7 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient
 
+BASE_URL = "http://localhost"  # TestClient's default, testserver, is not a trusted host
 SPEC_SERVER = {"host": "127.0.0.1", "port": 8888}
 SPEC_SERVICE = {
     "server_name": "fate_test",
@@ -29,7 +30,8 @@ def client_for(db_url: str, **settings: Any) -> Iterator[tuple[TestClient, Regis
     """A test client of the app over an empty registry at ``db_url``, and that registry."""
     with Registry(db_url, cache_ttl=0) as registry:
         app = create_app(registry, Settings(db_url=db_url, **settings))
-        with TestClient(app, raise_server_exceptions=False) as client:
+        # The app answers only its own names: loopback ones by default.
+        with TestClient(app, base_url=BASE_URL, raise_server_exceptions=False) as client:
             yield client, registry
 
 

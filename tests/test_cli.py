@@ -135,7 +135,7 @@ def test_service_register_with_json_options(run: Any, third: None) -> None:
     result = ok(
         run(
             "service", "register", "third", "query", "--uri", "/v1/query", "--method", "get",
-            "--params", '{"v": "1"}', "--data", '{"app": "fate"}', "--headers", '{"X-Key": "k"}',
+            "--params", '{"v": "1"}', "--data", '{"app": "fate"}', "--headers", '{"X-Trace": "on"}',
             "--json",
         )
     )  # fmt: skip
@@ -146,7 +146,7 @@ def test_service_register_with_json_options(run: Any, third: None) -> None:
         "GET",
         {"v": "1"},
         {"app": "fate"},
-        {"X-Key": "k"},
+        {"X-Trace": "on"},
     )
 
 
@@ -240,6 +240,12 @@ def test_service_delete(run: Any, third: None) -> None:
             ["service", "register", "third", "upload", "--uri", "/u", "--headers", '{"a": 1}'],
             EXIT_INVALID,
             "error: headers: header 'a' must have a string value",
+        ),
+        (
+            ["service", "register", "third", "upload", "--uri", "/u", "--headers", '{"a": "k "}'],
+            EXIT_INVALID,
+            "error: headers: header 'a' must not start or end with a space or tab (HTTP drops"
+            " them)",
         ),
         (
             ["service", "register", "third", "upload", "--uri", "u"],

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from callback_service import callback_app, free_port, serve
 from fastapi import FastAPI
+from http_support import BASE_URL
 
 import fate_registry_http
 from fate_registry import Registry, Settings, hookimpl
@@ -91,7 +92,7 @@ def make_client(sqlite_url: str, provider: tuple[str, int]) -> Iterator[Any]:
         registries.append(registry)
         registry.register_server("HOOK", *provider)
         app = gateway_app(registry, Settings(db_url=sqlite_url, **settings))
-        return TestClient(app, raise_server_exceptions=False), registry
+        return TestClient(app, base_url=BASE_URL, raise_server_exceptions=False), registry
 
     yield make
     for registry in registries:

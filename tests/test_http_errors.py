@@ -65,6 +65,21 @@ CASES = {
                   "headers": {"X-N": 1}}},
         400, 101, "headers: header 'X-N' must have a string value",
     ),
+    "v2 header value that cannot be sent": (
+        "POST", "/v2/server/service/registry",
+        {"json": {"server_name": "fate_test", "service_name": "s", "uri": "/x",
+                  "headers": {"X-Api-Key": " k"}}},
+        400, 101,
+        "headers: header 'X-Api-Key' must not start or end with a space or tab (HTTP drops them)",
+    ),
+    "v1 legacy header value that cannot be sent": (
+        "POST", "/v1/service/registry",
+        {"json": {"HOOK": {"host": "10.0.0.5", "port": 80,
+                           "api": {"permission": {"uri": "/p", "headers": {"X-Sig": "\u2028"}}}}}},
+        400, 101,
+        "HOOK.api.permission.headers: header 'X-Sig' holds U+2028, which cannot be sent: a header"
+        " value is printable ASCII (percent-encode or base64 other text)",
+    ),
     "v1 unknown server": (
         "POST", "/v1/server/nope/get", {},
         404, 102, "server 'NOPE' is not registered",

@@ -161,6 +161,25 @@ def test_request_is_sent_as_fate_flow_sends_it_with_stored_extras(
     assert "webhook-signature" not in seen["headers"]
 
 
+def test_every_header_value_registration_accepts_is_sent_as_stored(
+    registry: Registry, callback: tuple[FastAPI, str, int]
+) -> None:
+    headers = {"Authorization": "Bearer a b\tc", "X-Empty": "", "X-Marks": '!"#~'}
+    registry.register_service("HOOK", "permission", "/allow", headers=headers)
+    assert dispatcher(registry).permission(PERMISSION).allowed
+    seen = callback[0].state.seen[-1]["headers"]
+    assert {name: seen[name.lower()] for name in headers} == headers
+
+
+def test_every_call_carries_the_hop_header_with_the_decision_id(
+    registry: Registry, callback: tuple[FastAPI, str, int]
+) -> None:
+    # A stored header of that name cannot take it off: a fate-registry refuses such calls.
+    registry.register_service("HOOK", "permission", "/allow", headers={"x-fate-registry-hop": ""})
+    outcome = dispatcher(registry).permission(PERMISSION)
+    assert callback[0].state.seen[-1]["headers"]["x-fate-registry-hop"] == outcome.decision_id
+
+
 def test_client_authentication_sends_the_json_key_and_lower_cased_headers(
     registry: Registry, callback: tuple[FastAPI, str, int]
 ) -> None:
@@ -335,6 +354,54 @@ def test_garbage_is_an_error_naming_the_service_never_an_allow(
     assert (outcome.allowed, outcome.failed) == (False, True)
     assert f"service '{capability}' of server 'HOOK'" in (outcome.error or "")
     assert problem in (outcome.error or "")
+
+
+# -- redirects are never followed --------------------------------------------------------------
+
+
+@pytest.fixture
+def elsewhere(callback: tuple[FastAPI, str, int]) -> Iterator[FastAPI]:
+    """A second real service, where the first one's /redirect/<status> points: it records
+    whether anything reached it."""
+    app = callback_app()
+    with serve(app) as (host, port):
+        callback[0].state.redirect_to = f"http://{host}:{port}/allow?token=l34k"
+        yield app
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+def test_a_redirect_is_an_error_under_the_policy_and_nothing_reaches_its_target(
+    registry: Registry, callback: tuple[FastAPI, str, int], elsewhere: FastAPI, status: int
+) -> None:
+    registry.register_service(
+        "HOOK", "permission", f"/redirect/{status}", headers={"X-Api-Key": "k3y"}
+    )
+    for policy, allowed in (("deny", False), ("allow", True)):
+        d = dispatcher(registry, permission={"failure_policy": policy, "cache": False})
+        outcome = d.permission(PERMISSION)
+        assert (outcome.allowed, outcome.failed) == (allowed, True)
+        assert f"HTTP {status}" in (outcome.error or "") and "redirect" in (outcome.error or "")
+        assert "l34k" not in f"{outcome.error} {outcome.message}"
+    assert callback[0].state.seen[-1]["headers"]["x-api-key"] == "k3y"
+    assert elsewhere.state.seen == []  # neither the decision nor the stored key went there
+
+
+def test_apireader_calls_do_not_follow_redirects_either(
+    registry: Registry, elsewhere: FastAPI, tmp_path: Path
+) -> None:
+    ids = tmp_path / "ids"
+    ids.write_text("id\n1\n")
+    calls = {
+        "upload": {"ids_path": ids, "job_id": "j1"},
+        "query": {"job_id": "j1"},
+        "download": {"job_id": "j1", "destination": tmp_path / "features.csv"},
+    }
+    for capability, request in calls.items():
+        registry.register_service("HOOK", capability, "/redirect/307")
+        with pytest.raises(HookFailed, match="HTTP 307"):
+            getattr(dispatcher(registry), capability)(request)
+    assert elsewhere.state.seen == []
+    assert not (tmp_path / "features.csv").exists()
 
 
 # -- ApiReader ------------------------------------------------------------------------------

@@ -396,8 +396,13 @@ def test_no_reply_carries_a_token_tls_path_or_secret_value(sqlite_url):
         for reply in replies:
             for secret in (TOKEN, "ca-secret", "client-secret", "downstream-secret", "pk-secret"):
                 assert secret not in reply.text
+        # Without a token, where tokens are set, no stored value shows; with one, the
+        # secret-looking ones stay hidden.
         service = replies[3].json()["data"]
-        assert service["data"] == {"private_key": "********", "party_id": "9999"}
+        assert service["data"] == {"private_key": "********", "party_id": "********"}
+        query = {"server_name": "tls", "service_name": "signature"}
+        service = client.get("/v2/server/service/query", params=query, headers=AUTH).json()
+        assert service["data"]["data"] == {"private_key": "********", "party_id": "9999"}
         assert replies[0].json()["data"]["TLS"]["tls_ca_bundle_set"] is True
 
 

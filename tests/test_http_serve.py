@@ -4,12 +4,13 @@ resolved through the Python API from this (another) process."""
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 from collections.abc import Iterator
 
 import pytest
 import requests
-from serve_support import serve_command, start_serve
+from serve_support import free_port, serve_command, start_serve
 
 from fate_registry import Registry
 
@@ -85,3 +86,61 @@ def test_serve_refuses_a_short_admin_token(sqlite_url):
     assert result.returncode == 2
     assert "FATE_REGISTRY_ADMIN_TOKENS" in result.stderr
     assert "at least 16 characters" in result.stderr
+
+
+def test_serve_on_every_address_without_trusted_hosts_is_refused_naming_the_setting(sqlite_url):
+    env = {k: v for k, v in os.environ.items() if k != "FATE_REGISTRY_TRUSTED_HOSTS"}
+    result = subprocess.run(
+        [*serve_command(), "serve", "--db", sqlite_url, "--host", "0.0.0.0", "--port", "1"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**env, "FATE_REGISTRY_ADMIN_TOKENS": TOKEN + "-long-enough"},
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: refusing to listen on 0.0.0.0 with no trusted host")
+    assert "FATE_REGISTRY_TRUSTED_HOSTS" in result.stderr
+    assert len(result.stderr.splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    "variable", ["FATE_REGISTRY_LOAD_PLUGINS", "FATE_REGISTRY_DISABLE_PLUGINS"]
+)
+def test_serve_with_an_unknown_plugin_name_is_refused_before_listening(sqlite_url, variable):
+    port = free_port()
+    result = subprocess.run(
+        [*serve_command(), "serve", "--db", sqlite_url, "--port", str(port)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, variable: "newcomr"},
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"error: {variable} names no installed plugin: 'newcomr'")
+    assert len(result.stderr.splitlines()) == 1
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_serve_on_a_port_in_use_is_one_error_line_and_exit_1(sqlite_url, workers):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [
+                *serve_command(),
+                "serve",
+                "--db",
+                sqlite_url,
+                "--port",
+                str(port),
+                "--workers",
+                workers,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr == f"error: cannot listen on 127.0.0.1:{port}: Address already in use\n"

@@ -153,3 +153,18 @@ def test_call_offers_every_capability() -> None:
     from fate_registry.cli.plugins import CapabilityName
 
     assert tuple(CapabilityName) == CAPABILITIES
+
+
+@pytest.mark.parametrize(
+    "variable", ["FATE_REGISTRY_LOAD_PLUGINS", "FATE_REGISTRY_DISABLE_PLUGINS"]
+)
+def test_an_unknown_plugin_name_is_one_error_line_and_exit_2(
+    run: Any, request_file: Path, monkeypatch: pytest.MonkeyPatch, variable: str
+) -> None:
+    monkeypatch.setenv(variable, "newcomr")
+    for args in (["plugins"], ["call", "permission", "--json-file", str(request_file)]):
+        result = run(*args)
+        assert result.exit_code == 2, result.output
+        assert result.stderr.startswith(f"error: {variable} names no installed plugin: 'newcomr'")
+        assert "installed: http" in result.stderr
+        assert len(result.stderr.splitlines()) == 1

@@ -13,6 +13,7 @@ from fate_registry import Registry
 from fate_registry.dispatch import Dispatcher
 from fate_registry.plugins import (
     PluginLoadError,
+    UnknownPlugins,
     build_plugin_manager,
     plugin_manager,
     reset_plugin_manager,
@@ -130,6 +131,30 @@ def test_disable_plugins_env_blocks_by_name(monkeypatch: pytest.MonkeyPatch) -> 
         "other": "disabled",
         "broken": "disabled",
     }
+
+
+@pytest.mark.usefixtures("plugin_dir")
+@pytest.mark.parametrize(
+    "variable", ["FATE_REGISTRY_LOAD_PLUGINS", "FATE_REGISTRY_DISABLE_PLUGINS"]
+)
+def test_a_name_matching_no_installed_plugin_is_an_error_naming_the_installed_ones(
+    monkeypatch: pytest.MonkeyPatch, variable: str
+) -> None:
+    monkeypatch.delenv("FATE_REGISTRY_LOAD_PLUGINS", raising=False)
+    monkeypatch.setenv(variable, "good, newcomr,othre")
+    with pytest.raises(UnknownPlugins) as caught:
+        build_plugin_manager(entry_points=eps("good", "other"))
+    message = str(caught.value)
+    assert f"{variable} names no installed plugin: 'newcomr', 'othre'" in message
+    assert "installed: good, other" in message
+
+
+def test_distribution_names_match_however_they_are_spelled() -> None:
+    for name in ("fate-registry", "fate_registry", "Fate.Registry"):
+        manager = build_plugin_manager(load={name}, disable=set(), strict=True)
+        assert [info.name for info in manager.listing()] == ["http"]
+    with pytest.raises(UnknownPlugins, match=r"'fate-registy'.*installed: http"):
+        build_plugin_manager(load={"fate-registy"}, disable=set())
 
 
 @pytest.mark.usefixtures("plugin_dir")

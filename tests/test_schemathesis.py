@@ -76,7 +76,8 @@ def _app_over_a_fresh_registry() -> tuple[Registry, FastAPI]:
     # Something to find, so reads also take their success paths.
     registry.register_server("fate_test", "127.0.0.1", 8888)
     registry.register_service("fate_test", "upload", "/v1/data/upload")
-    return registry, create_app(registry, Settings(db_url=url))
+    # schemathesis calls the app as starlette's test client does, naming it "testserver".
+    return registry, create_app(registry, Settings(db_url=url, trusted_hosts=["testserver"]))
 
 
 registry, app = _app_over_a_fresh_registry()

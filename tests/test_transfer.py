@@ -240,6 +240,12 @@ def test_legacy_server_names_differing_only_in_case_are_duplicates() -> None:
             "header 'n' must have a string value",
         ),
         (
+            native(server(services=[service(headers={"X-Api-Key": "\u20ac"})])),
+            "servers[0] (THIRD).services[0] (upload)",
+            "headers",
+            "header 'X-Api-Key' holds U+20AC",
+        ),
+        (
             native(server(services=[service(server="other")])),
             "servers[0] (THIRD).services[0] (upload)",
             "server",

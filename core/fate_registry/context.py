@@ -6,6 +6,10 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+HOP_HEADER = "X-Fate-Registry-Hop"
+"""Sent by the ``http`` plugin on every call, with the decision id: a fate-registry that sees it
+on a request is being called by a fate-registry, and refuses (a loop, see http/loops.py)."""
+
 if TYPE_CHECKING:
     from .registry import Registry
     from .settings import CapabilitySettings

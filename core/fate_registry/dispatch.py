@@ -9,7 +9,6 @@ from __future__ import annotations
 import itertools
 import logging
 import os
-import re
 import time
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import asdict, dataclass, replace
@@ -43,6 +42,7 @@ from .decision_cache import TTLCache
 from .errors import RegistryError
 from .logsafe import printable
 from .markers import NONBLOCKING
+from .masking import mask_secrets, mask_url_queries
 from .metrics import DEFAULT_METRICS, HookMetrics
 from .plugins import PluginManager, plugin_manager
 from .settings import CapabilitySettings, HooksSettings
@@ -54,8 +54,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("fate_registry.decisions")
 
 DENY_CODES = {"permission": PERMISSION_ERROR}
-_SECRET_KEY = re.compile(r"sign|secret|token|passw|authoriz|cookie|key", re.IGNORECASE)
-_URL_QUERY = re.compile(r"(/[^\s?'\"]*)\?[^\s'\")]+")  # a path's query: may carry tokens
 _ID_PREFIX = os.urandom(3).hex()
 _ids = itertools.count(1)
 A = TypeVar("A", bound=BaseModel)
@@ -96,18 +94,6 @@ class Outcome:
 
 def new_decision_id() -> str:
     return f"{_ID_PREFIX}-{next(_ids):x}"
-
-
-def mask(value: Any) -> Any:
-    """``value`` with the values of secret-looking keys (signatures, tokens, keys) masked."""
-    if isinstance(value, Mapping):
-        return {
-            k: ("***" if isinstance(k, str) and _SECRET_KEY.search(k) else mask(v))
-            for k, v in value.items()
-        }
-    if isinstance(value, list):
-        return [mask(v) for v in value]
-    return value
 
 
 class _Failure(Exception):
@@ -493,7 +479,7 @@ class Dispatcher:
             limit = pending.cfg.max_in_flight
             failure = _Failure("rejected", f"refused at once: {limit} calls already in flight")
         elif isinstance(exc, Exception):  # its text may quote a URL: the query is masked
-            failure = _Failure("error", _URL_QUERY.sub(r"\1?***", f"{type(exc).__name__}: {exc}"))
+            failure = _Failure("error", mask_url_queries(f"{type(exc).__name__}: {exc}"))
         else:
             raise exc  # KeyboardInterrupt, SystemExit, a cancelled task: not the plugin's fault
         made = failure is None or failure.result != "rejected"  # a refused call was not made
@@ -607,7 +593,8 @@ class Dispatcher:
                 " (cached)" if outcome.cached else "",
             )
         if log.isEnabledFor(logging.DEBUG):
-            log.debug("decision %s request %s", outcome.decision_id, mask(request.model_dump()))
+            shown = mask_secrets(request.model_dump())
+            log.debug("decision %s request %s", outcome.decision_id, shown)
 
 
 __all__ = ["API_READER", "DECISIONS", "Dispatcher", "HookFailed", "InvalidRequest", "Outcome"]

@@ -27,6 +27,10 @@ NAME_PATTERN = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 _HOST_LABEL = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
 _NUMERIC_LABEL = re.compile(r"[0-9]+|0[xX][0-9A-Fa-f]*")
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110 token
+# A header value that can be sent as stored: visible ASCII, with spaces and tabs inside only
+# (RFC 9110 field-content; HTTP drops them at either end). The OpenAPI schema shows this.
+HEADER_VALUE_PATTERN = r"^(?:[\x21-\x7e](?:[\t\x20-\x7e]*[\x21-\x7e])?)?$"
+_HEADER_VALUE = re.compile(HEADER_VALUE_PATTERN)
 MAX_JSON_DEPTH = 64  # MySQL's JSON documents nest at most 100 deep; stay well within
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 MAX_URI = 2048
@@ -182,9 +186,26 @@ def _headers(value: Any) -> dict[str, str]:
             raise ValueError(f"header name {key!r} is not a valid HTTP header name")
         if not isinstance(item, str):
             raise ValueError(f"header {key!r} must have a string value")
-        if any(c in item for c in "\r\n\x00"):
-            raise ValueError(f"header {key!r} must not contain line breaks or NUL")
+        problem = _header_value_problem(item)
+        if problem:
+            raise ValueError(f"header {key!r} {problem}")
     return headers
+
+
+def _header_value_problem(value: str) -> str | None:
+    """Why ``value`` cannot be sent as a header value, or None. The character is named by its
+    code point, never the value: it may be a key."""
+    if _HEADER_VALUE.fullmatch(value):
+        return None
+    if any(c in value for c in "\r\n\x00"):
+        return "must not contain line breaks or NUL"
+    for c in value:
+        if c != "\t" and not " " <= c <= "~":
+            return (
+                f"holds U+{ord(c):04X}, which cannot be sent: a header value is printable "
+                "ASCII (percent-encode or base64 other text)"
+            )
+    return "must not start or end with a space or tab (HTTP drops them)"
 
 
 ServerName = Annotated[str, BeforeValidator(server_name)]

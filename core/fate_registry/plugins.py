@@ -1,7 +1,9 @@
 """The plugin manager: entry points of group ``fate_registry``, each loaded on its own.
 
 ``FATE_REGISTRY_LOAD_PLUGINS``: comma list of plugin (entry point) or distribution names to load,
-empty loads none. ``FATE_REGISTRY_DISABLE_PLUGINS``: names never loaded.
+empty loads none. ``FATE_REGISTRY_DISABLE_PLUGINS``: names never loaded. A name in either that
+matches nothing installed is an error (UnknownPlugins): a typo would otherwise load nothing, and
+every decision would be the default.
 ``FATE_REGISTRY_STRICT_PLUGINS=1``: a plugin that fails to load is fatal instead of reported.
 """
 
@@ -10,6 +12,7 @@ from __future__ import annotations
 import importlib.metadata
 import logging
 import os
+import re
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,6 +32,10 @@ STRICT_ENV = "FATE_REGISTRY_STRICT_PLUGINS"
 
 class PluginLoadError(RegistryError, RuntimeError):
     """A plugin could not be loaded and strict mode is on."""
+
+
+class UnknownPlugins(RegistryError, ValueError):
+    """FATE_REGISTRY_LOAD_PLUGINS or _DISABLE_PLUGINS names something that is not installed."""
 
 
 @dataclass(frozen=True)
@@ -122,16 +129,47 @@ def build_plugin_manager(
 ) -> PluginManager:
     """A manager with the entry points of group ``fate_registry``, read from the environment
     unless ``load``, ``disable`` and ``strict`` are given."""
+    sources = (LOAD_ENV if load is None else "load", DISABLE_ENV if disable is None else "disable")
     load = _env_names(LOAD_ENV) if load is None else load
     disable = (_env_names(DISABLE_ENV) or set()) if disable is None else disable
     if strict is None:
         strict = os.environ.get(STRICT_ENV, "").strip().lower() in ("1", "true", "yes", "on")
     if entry_points is None:
         entry_points = list(importlib.metadata.entry_points(group=PROJECT))
+    for source, names in zip(sources, (load or set(), disable), strict=True):
+        _check_installed(source, names, entry_points)
     manager = PluginManager(new_plugin_manager())
     for ep in sorted(entry_points, key=lambda e: e.name):
         _load_entry_point(manager, ep, load, disable, strict)
     return manager
+
+
+def _canonical(name: str) -> str:
+    """A distribution name as pip compares them (PEP 503): fate_registry is fate-registry."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _selects(name: str, ep: importlib.metadata.EntryPoint) -> bool:
+    """Whether ``name`` is the entry point's name or its distribution's, however spelled."""
+    dist = ep.dist.name if ep.dist is not None else None
+    return name == ep.name or (dist is not None and _canonical(name) == _canonical(dist))
+
+
+def _check_installed(
+    source: str, names: set[str], entry_points: list[importlib.metadata.EntryPoint]
+) -> None:
+    unknown = sorted(n for n in names if not any(_selects(n, ep) for ep in entry_points))
+    if not unknown:
+        return
+    plugins = sorted({ep.name for ep in entry_points})
+    dists = sorted({ep.dist.name for ep in entry_points if ep.dist is not None})
+    installed = ", ".join(plugins) or "none"
+    if dists:
+        installed += f" (distributions {', '.join(dists)})"
+    raise UnknownPlugins(
+        f"{source} names no installed plugin: {', '.join(map(repr, unknown))}; "
+        f"installed: {installed}"
+    )
 
 
 def _load_entry_point(
@@ -143,11 +181,10 @@ def _load_entry_point(
 ) -> None:
     dist = ep.dist.name if ep.dist is not None else None
     version = ep.dist.version if ep.dist is not None else None
-    names = {ep.name, dist} - {None}
-    if names & disable:
+    if any(_selects(name, ep) for name in disable):
         manager.entries[ep.name] = PluginInfo(ep.name, dist, version, status="disabled")
         return
-    if load is not None and not names & load:
+    if load is not None and not any(_selects(name, ep) for name in load):
         manager.entries[ep.name] = PluginInfo(ep.name, dist, version, status="not selected")
         return
     if manager.pm.has_plugin(ep.name):

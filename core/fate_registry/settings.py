@@ -6,7 +6,9 @@ Precedence, highest first: values passed in code, environment variables, the TOM
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -24,6 +26,7 @@ ENV_PREFIX = "FATE_REGISTRY_"
 CONFIG_ENV = f"{ENV_PREFIX}CONFIG"
 DEFAULT_DB_URL = "sqlite:///fate-registry.db"
 MIN_TOKEN_LENGTH = 16
+_HOST_PATTERN = re.compile(r"[A-Za-z0-9_.*?-]+")  # a host name, '*' and '?' as in shell globs
 
 
 def _names_list(value: Any) -> Any:
@@ -187,15 +190,34 @@ class Settings(BaseSettings):
     check_connectivity: bool = Field(
         default=False, description="TCP-connect to a server before registering it"
     )
+    trusted_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="names a request's Host header may carry besides loopback names and the "
+        "bind address: host names, patterns (*.example.org), addresses or CIDRs; '*' any",
+    )
     # Plugin framework (issue: plugins, dispatch, gateway)
     hooks: HooksSettings = Field(
         default_factory=HooksSettings, description="chains and policies of the capabilities"
     )
 
-    @field_validator("admin_tokens", "allowed_hosts", mode="before")
+    @field_validator("admin_tokens", "allowed_hosts", "trusted_hosts", mode="before")
     @classmethod
     def _comma_list(cls, value: Any) -> Any:
         return _names_list(value)
+
+    @field_validator("trusted_hosts")
+    @classmethod
+    def _host_names(cls, entries: list[str]) -> list[str]:
+        for entry in entries:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                if not _HOST_PATTERN.fullmatch(entry):
+                    raise ValueError(
+                        f"trusted_hosts (FATE_REGISTRY_TRUSTED_HOSTS): {entry!r} is not a host "
+                        "name, pattern, address or CIDR (write it without scheme, port or path)"
+                    ) from None
+        return entries
 
     @field_validator("admin_tokens")
     @classmethod

@@ -2,6 +2,9 @@
 the service's stored headers, params and data, TLS files, optional webhook signing, and
 replies read in chunks that stop at the deadline and at a size cap.
 
+Redirects are never followed: a 3xx is an error, so nothing (no stored header, no decision
+request) is sent to an address the registry did not validate.
+
 Error messages name the service, its method and ``scheme://host:port/path``, never the query
 (the stored params may hold tokens), and never the text of a requests or urllib3 error,
 which quotes the URL with its query."""
@@ -24,7 +27,7 @@ import requests
 import urllib3
 from requests.adapters import HTTPAdapter
 
-from fate_registry.context import HookContext
+from fate_registry.context import HOP_HEADER, HookContext
 from fate_registry.models import ResolvedService
 
 RETRY_STATUSES = frozenset({502, 503, 504})
@@ -41,6 +44,21 @@ def describe(service: ResolvedService) -> str:
         f"service {service.service_name!r} of server {service.server_name!r} "
         f"({service.method} {url.scheme}://{url.netloc}{url.path})"
     )
+
+
+def without_query(url: str) -> str:
+    """``url`` without its query, fragment or user info: ``scheme://host:port/path``, or only
+    the path of a relative URL."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:  # a port out of range: leave it out
+        port = None
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    origin = f"{parts.scheme}://{host}{f':{port}' if port else ''}" if parts.scheme else ""
+    return origin + parts.path
 
 
 class ServiceError(RuntimeError):
@@ -160,7 +178,8 @@ def send(
     The reply's body is not read yet: read it with :func:`json_reply` or :func:`iter_body`,
     which stop at the deadline, inside ``with response:``.
     """
-    all_headers = {**service.headers, **(headers or {})}
+    # The hop header last, so no stored header can drop it: a fate-registry refuses the call.
+    all_headers = {**service.headers, **(headers or {}), HOP_HEADER: context.decision_id}
     body: Any = data
     if json_body is not None:
         body = json.dumps({**service.data, **json_body}, separators=(",", ":")).encode()
@@ -194,7 +213,9 @@ def send(
             raise ServiceError(service, "no time left in the budget")
         timeout = min(context.settings.timeout, remaining)
         try:
-            response = session.send(prepared, timeout=(timeout, timeout), stream=True)
+            response = session.send(
+                prepared, timeout=(timeout, timeout), stream=True, allow_redirects=False
+            )
         except requests.ConnectionError as exc:  # connect timeouts included: retried
             if attempt >= retries:
                 raise ServiceError(service, f"connection failed: {reason(exc)}") from None
@@ -203,6 +224,9 @@ def send(
         except requests.RequestException as exc:
             raise ServiceError(service, f"request failed: {reason(exc)}") from None
         else:
+            if 300 <= response.status_code < 400:
+                response.close()
+                raise ServiceError(service, _redirect_problem(response))
             if response.status_code not in RETRY_STATUSES or attempt >= retries:
                 return response
             response.close()
@@ -211,6 +235,13 @@ def send(
         if pause > context.remaining() - MIN_ATTEMPT:
             raise ServiceError(service, f"gave up after {attempt} attempts: budget spent")
         time.sleep(pause)
+
+
+def _redirect_problem(response: requests.Response) -> str:
+    status = response.status_code
+    location = response.headers.get("Location")
+    target = f" to {without_query(location)}" if location else ""
+    return f"answered HTTP {status}, a redirect{target}: redirects are not followed"
 
 
 def iter_body(

@@ -193,6 +193,7 @@ def describe(exc: Exception, state: CliState | None) -> tuple[str, int] | None:
         ServiceNotFound,
         UnsupportedDatabase,
     )
+    from ..plugins import UnknownPlugins
     from ..transfer import DocumentError
 
     database = state.shown_db_url if state else "the database"
@@ -201,7 +202,7 @@ def describe(exc: Exception, state: CliState | None) -> tuple[str, int] | None:
             return str(exc), exc.exit_code
         case ServerNotFound() | ServiceNotFound():
             return str(exc), EXIT_NOT_FOUND
-        case InvalidRegistration() | DocumentError():
+        case InvalidRegistration() | DocumentError() | UnknownPlugins():
             return str(exc), EXIT_INVALID
         case UnsupportedDatabase():
             return f"invalid database URL {database}: {exc}", EXIT_INVALID

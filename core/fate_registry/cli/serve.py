@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from .common import EXIT_INVALID, CliError, settings_of, state_of
+from .common import EXIT_FAILED, EXIT_INVALID, CliError, settings_of, state_of
 
 app = typer.Typer()
 
@@ -36,7 +36,7 @@ def serve(
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
 ) -> None:
     """Serve the registration HTTP API: FATE Flow 1.x routes under /v1, 2.x under /v2."""
-    from ..http.serve import ServeError, serve_with
+    from ..http.serve import CannotListen, ServeError, serve_with
 
     if db is not None:
         state_of(ctx).db = db
@@ -49,5 +49,7 @@ def serve(
             insecure=insecure,
             log_level=log_level,
         )
+    except CannotListen as exc:  # the options are fine; the machine refused
+        raise CliError(str(exc), EXIT_FAILED) from None
     except ServeError as exc:
         raise CliError(str(exc), EXIT_INVALID) from None

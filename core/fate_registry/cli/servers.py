@@ -34,6 +34,14 @@ def services_table(services: list[Service]) -> Table:
     return table
 
 
+def shown(service: Service) -> Service:
+    """A service as printed: values under secret-looking names masked, in params, data and
+    headers and the query of uri and url (``export`` writes the real values)."""
+    from ..masking import mask_service
+
+    return mask_service(service)
+
+
 def _tls(server: Server) -> str:
     parts = [
         name
@@ -90,7 +98,7 @@ def server_show(
     """Show a server and its services."""
     registry = open_registry(ctx)
     server = registry.server(name)
-    services = registry.services(server.name)
+    services = [shown(service) for service in registry.services(server.name)]
     if as_json:
         print_json(
             {
@@ -99,8 +107,8 @@ def server_show(
             }
         )
         return
-    shown = server.model_dump(mode="json", exclude={"name"})
-    print_table(fields_table(f"server {server.name}", {"url": server.base_url, **shown}))
+    fields = server.model_dump(mode="json", exclude={"name"})
+    print_table(fields_table(f"server {server.name}", {"url": server.base_url, **fields}))
     if services:
         print_table(services_table(services))
     else:
@@ -165,6 +173,7 @@ def service_register(
         data=json_option("data", data),
         headers=json_option("headers", headers),
     )
+    registered = shown(registered)
     if as_json:
         print_json(registered.model_dump(mode="json"))
     else:
@@ -181,7 +190,7 @@ def service_list(
     as_json: JsonFlag = False,
 ) -> None:
     """List the registered services, with their URLs as they resolve now."""
-    services = open_registry(ctx).services(server)
+    services = [shown(service) for service in open_registry(ctx).services(server)]
     if as_json:
         print_json([service.model_dump(mode="json") for service in services])
     else:
@@ -196,12 +205,12 @@ def service_show(
     as_json: JsonFlag = False,
 ) -> None:
     """Show a service: its URL, method, params, data and headers."""
-    found = open_registry(ctx).service(server, service)
+    found = shown(open_registry(ctx).service(server, service))
     if as_json:
         print_json(found.model_dump(mode="json"))
         return
-    shown = found.model_dump(mode="json", exclude={"server_name", "service_name"})
-    print_table(fields_table(f"service {found.service_name} on {found.server_name}", shown))
+    fields = found.model_dump(mode="json", exclude={"server_name", "service_name"})
+    print_table(fields_table(f"service {found.service_name} on {found.server_name}", fields))
 
 
 @service_app.command("delete")

@@ -13,6 +13,8 @@ from ..registry import Registry
 from ..settings import Settings, load_settings
 from . import errors, gateway, v1, v2
 from .guard import HostRules
+from .hosts import HostCheck, trusted_hosts
+from .loops import LoopGuard
 from .middleware import BodyGuard, RequestLog
 from .schemas import Health
 from .security import document_security
@@ -32,6 +34,7 @@ def create_app(registry: Registry, settings: Settings) -> FastAPI:
         title="fate-registry",
         version=_version(),
         description=DESCRIPTION,
+        redirect_slashes=False,  # a redirect would be built from the request's Host header
     )
     app.state.registry = registry
     app.state.settings = settings
@@ -42,6 +45,8 @@ def create_app(registry: Registry, settings: Settings) -> FastAPI:
     _document_security(app)
     errors.install(app)
     app.add_middleware(BodyGuard)
+    app.add_middleware(LoopGuard)  # before the body is read
+    app.add_middleware(HostCheck, rules=trusted_hosts(settings))
     app.add_middleware(RequestLog)  # added last: outermost, so it sees every reply
     gateway.install(app)  # first, as the busiest routes: /v1/hook/*, /metrics, and the seam
     app.include_router(v1.router)

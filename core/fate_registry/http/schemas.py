@@ -6,10 +6,8 @@ JSON schema each one shows in /openapi.json is declared beside it so the documen
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Annotated, Any
-from urllib.parse import unquote_plus
 
 from pydantic import (
     BaseModel,
@@ -24,6 +22,7 @@ from pydantic import (
 from pydantic.config import JsonDict
 
 from .. import models
+from ..masking import mask_service
 from ..models import Server, Service
 
 _NAME_SCHEMA = {"type": "string", "pattern": r"^[A-Za-z0-9_.-]{1,64}$"}
@@ -56,7 +55,10 @@ Headers = Annotated[
                 {
                     "type": "object",
                     "propertyNames": {"pattern": r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"},
-                    "additionalProperties": {"type": "string", "pattern": r"^[^\r\n\x00]*$"},
+                    "additionalProperties": {
+                        "type": "string",
+                        "pattern": models.HEADER_VALUE_PATTERN,
+                    },
                 },
                 {"type": "null"},
             ]
@@ -212,55 +214,11 @@ class Health(BaseModel):
 
 # -- secrets never leave ---------------------------------------------------------------------
 
-_SECRET_NAME = re.compile(
-    r"auth|token|secret|passw|pwd|key|signature|cookie|credential|session", re.IGNORECASE
-)
-REDACTED = "********"
 
-
-def _redact(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: REDACTED if _SECRET_NAME.search(k) else _redact(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_redact(v) for v in value]
-    return value
-
-
-def _redact_pairs(pairs: str) -> str:
-    masked = []
-    for pair in pairs.split("&"):
-        name, equals, _ = pair.partition("=")
-        secret = equals and _SECRET_NAME.search(unquote_plus(name))
-        masked.append(f"{name}={REDACTED}" if secret else pair)
-    return "&".join(masked)
-
-
-def redact_uri(uri: str) -> str:
-    """``uri`` (or a URL) with the values of secret-looking query (and fragment) parameters
-    masked: ``/p?token=abc&x=1`` shows as ``/p?token=********&x=1``."""
-    rest, hash_mark, fragment = uri.partition("#")
-    path, question_mark, query = rest.partition("?")
-    return (
-        path
-        + question_mark
-        + (_redact_pairs(query) if query else "")
-        + hash_mark
-        + (_redact_pairs(fragment) if fragment else "")
-    )
-
-
-def service_view(service: Service) -> Service:
-    """A service as replies show it: values under secret-looking names are masked, in
-    ``params``, ``data`` and ``headers`` at any depth, and in the query of ``uri`` and ``url``."""
-    return service.model_copy(
-        update={
-            "uri": redact_uri(service.uri),
-            "url": redact_uri(service.url),
-            "params": _redact(service.params),
-            "data": _redact(service.data),
-            "headers": _redact(service.headers),
-        }
-    )
+def service_view(service: Service, *, everything: bool) -> Service:
+    """A service as replies show it (see fate_registry.masking): values under secret-looking
+    names masked, or every stored value when ``everything`` (a reader not trusted with any)."""
+    return mask_service(service, everything=everything)
 
 
 def servers_by_name(servers: list[Server]) -> dict[str, Server]:
@@ -296,8 +254,8 @@ class V1ServiceRow(Service):
     f_update_date: str = Field(description="YYYY-MM-DD HH:MM:SS, UTC")
 
 
-def v1_service_row(service: Service) -> V1ServiceRow:
-    shown = service_view(service)
+def v1_service_row(service: Service, *, everything: bool) -> V1ServiceRow:
+    shown = service_view(service, everything=everything)
     return V1ServiceRow(
         **shown.model_dump(),
         f_server_name=shown.server_name,
@@ -342,8 +300,8 @@ class V2ServiceRow(Service):
     update_time: int = Field(description="milliseconds since the epoch")
 
 
-def v2_service_row(service: Service) -> V2ServiceRow:
-    shown = service_view(service)
+def v2_service_row(service: Service, *, everything: bool) -> V2ServiceRow:
+    shown = service_view(service, everything=everything)
     return V2ServiceRow(
         **shown.model_dump(),
         create_time=_millis(shown.created_at),

@@ -59,6 +59,17 @@ def token_matches(token: str, settings: Settings) -> bool:
     return matched
 
 
+def hides_values(request: Request) -> bool:
+    """Whether a reply to ``request`` hides every stored value of a service (params, data,
+    headers, query), not only the secret-looking ones: admin tokens are set and the request
+    has none of them (chain-admitted writers and open readers included)."""
+    settings: Settings = request.app.state.settings
+    if not settings.admin_tokens:
+        return False
+    token = _bearer_token(request)
+    return token is None or not token_matches(token, settings)
+
+
 async def authorize(request: Request, action: Action, *, chain: bool = True) -> None:
     """Let the request through or raise APIError(401). The one place access is decided.
     ``chain=False`` leaves the client authenticator out: admin tokens only."""

@@ -6,17 +6,24 @@ from __future__ import annotations
 import copy
 import ipaddress
 import json
+import logging
 import os
+import socket
 from typing import Any
 
 import uvicorn
 from pydantic import SecretStr
 from uvicorn.config import LOGGING_CONFIG
 
+from ..models import base_url
+from ..plugins import plugin_manager
 from ..registry import Registry
 from ..settings import Settings
 from .app import create_app
+from .hosts import is_every_address
 from .security import authentication_configured
+
+log = logging.getLogger("fate_registry.http")
 
 FACTORY = "fate_registry.http.app:app_from_env"
 ENV_PREFIX = "FATE_REGISTRY_"
@@ -27,6 +34,10 @@ LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
 
 class ServeError(ValueError):
     """``serve`` cannot start with these options; the message says why."""
+
+
+class CannotListen(ServeError):
+    """The address and port cannot be bound: in use, not this machine's, or not allowed."""
 
 
 class UnsafeBind(ServeError):
@@ -82,6 +93,19 @@ def check_bind(settings: Settings, insecure: bool = False) -> None:
         )
 
 
+def check_trusted_hosts(settings: Settings) -> None:
+    """Refuse to listen on every address with no ``trusted_hosts``: the Host check would then
+    answer loopback names only, so no client beyond this machine could use the server."""
+    if is_every_address(settings.host) and not settings.trusted_hosts:
+        raise ServeError(
+            f"refusing to listen on {settings.host} with no trusted host names: requests are "
+            "answered only when their Host header names this server. Set "
+            "FATE_REGISTRY_TRUSTED_HOSTS to the names clients use to reach it (for example "
+            "registry.example.org,10.0.0.5; '*' accepts any name, behind a proxy that checks "
+            "it), or listen on one address with --host."
+        )
+
+
 def log_config(level: str = "info") -> dict[str, Any]:
     """uvicorn's logging, with our loggers (the access log among them) on its handler."""
     config = copy.deepcopy(LOGGING_CONFIG)
@@ -132,6 +156,7 @@ def serve(
     if log_level not in LOG_LEVELS:
         raise ServeError(f"log level {log_level!r} is not one of {', '.join(LOG_LEVELS)}")
     check_bind(settings, insecure)
+    check_trusted_hosts(settings)
     options: dict[str, Any] = {
         "host": settings.host,
         "port": settings.port,
@@ -141,13 +166,41 @@ def serve(
         "proxy_headers": False,
         "server_header": False,
     }
+    plugin_manager()  # a typo in FATE_REGISTRY_LOAD_PLUGINS is an error now, not per decision
+    sock = listen(settings.host, settings.port)
     if workers > 1:
+        # uvicorn's supervisor binds the port itself (its API takes no socket we could hand
+        # over on every version we support): ours is closed just before, a window of a few
+        # milliseconds in which another process taking the port gets uvicorn's own error.
+        sock.close()
         # Each worker process builds its own app and registry from these variables.
         os.environ.update(settings_env(settings))
         uvicorn.run(FACTORY, factory=True, workers=workers, **options)
         return
-    with Registry(settings=settings) as registry:
-        uvicorn.run(create_app(registry, settings), **options)
+    with sock, Registry(settings=settings) as registry:
+        server = uvicorn.Server(uvicorn.Config(create_app(registry, settings), **options))
+        # uvicorn says where it listens only when it binds the port itself.
+        log.info(
+            "listening on %s (Press CTRL+C to quit)", base_url("http", *sock.getsockname()[:2])
+        )
+        server.run(sockets=[sock])
+    if not server.started:
+        raise ServeError("the server did not start: see the log above")
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host:port`` as uvicorn binds one, or CannotListen saying why, so
+    that a port in use is one error line before uvicorn logs anything."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host.strip("[]"), port))
+    except OSError as exc:
+        sock.close()
+        where = f"[{host.strip('[]')}]:{port}" if ":" in host else f"{host}:{port}"
+        raise CannotListen(f"cannot listen on {where}: {exc.strerror or exc}") from None
+    sock.set_inheritable(True)
+    return sock
 
 
 def serve_with(

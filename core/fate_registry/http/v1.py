@@ -28,7 +28,7 @@ from .schemas import (
     servers_by_name,
     v1_service_row,
 )
-from .security import access
+from .security import access, hides_values
 
 router = APIRouter(prefix="/v1", tags=["v1: FATE Flow 1.x"], responses=error_responses(V1Error))
 
@@ -75,7 +75,7 @@ def register_service(
     registry = registry_of(request)
     if isinstance(body, ServiceBody):
         service = registry.register_service(**body.model_dump())
-        return reply(request.url.path, v1_service_row(service))
+        return reply(request.url.path, v1_service_row(service, everything=hides_values(request)))
     servers, services = _legacy_registrations(body)
     for server in servers:
         guard_address(request, server.host, server.port, check)
@@ -163,7 +163,8 @@ def query_service(request: Request, body: ServiceQueryBody) -> JSONResponse:
         if body.server_name is not None:
             raise ServiceNotFound(body.server_name, body.service_name)
         raise APIError(404, f"service {body.service_name!r} is not registered on any server")
-    views = [v1_service_row(service) for service in services]
+    everything = hides_values(request)
+    views = [v1_service_row(service, everything=everything) for service in services]
     return reply(request.url.path, ServiceList(service_info=views))
 
 

@@ -22,7 +22,7 @@ from .schemas import (
     v2_server_row,
     v2_service_row,
 )
-from .security import access
+from .security import access, hides_values
 
 router = APIRouter(prefix="/v2", tags=["v2: FATE Flow 2.x"], responses=error_responses(V2Error))
 
@@ -81,7 +81,7 @@ def delete_server(request: Request, body: ServerDeleteBody) -> JSONResponse:
 )
 def register_service(request: Request, body: ServiceBody) -> JSONResponse:
     service = registry_of(request).register_service(**body.model_dump())
-    return reply(request.url.path, v2_service_row(service))
+    return reply(request.url.path, v2_service_row(service, everything=hides_values(request)))
 
 
 @router.get(
@@ -94,7 +94,7 @@ def query_service(
     request: Request, server_name: ServerQuery, service_name: ServiceQuery
 ) -> JSONResponse:
     service = registry_of(request).service(server_name, service_name)
-    return reply(request.url.path, v2_service_row(service))
+    return reply(request.url.path, v2_service_row(service, everything=hides_values(request)))
 
 
 @router.post(
