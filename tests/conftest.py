@@ -65,6 +65,11 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "db_url" in metafunc.fixturenames:
         backends = [b for b in ("sqlite", "postgres", "mysql") if b in _selected()]
         metafunc.parametrize("db_url", backends, indirect=True)
+    if "server_db_url" in metafunc.fixturenames:
+        backends = [b for b in ("postgres", "mysql") if b in _selected()]
+        reason = "needs a database server: FATE_REGISTRY_TEST_BACKENDS selects none"
+        none = [pytest.param("none", marks=pytest.mark.skip(reason=reason))]
+        metafunc.parametrize("server_db_url", backends or none, indirect=True)
 
 
 @pytest.fixture
@@ -74,6 +79,15 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if backend == "sqlite":
         return f"sqlite:///{tmp_path / 'registry.db'}"
     url = server_url(backend)
+    reset_database(url)
+    return url
+
+
+@pytest.fixture
+def server_db_url(request: pytest.FixtureRequest) -> str:
+    """A URL to an empty database of a database server (PostgreSQL, MySQL), for tests of what
+    only a server over the network can do (a proxy in between, a hang, a reset)."""
+    url = server_url(request.param)
     reset_database(url)
     return url
 
