@@ -35,6 +35,7 @@ class TcpProxy:
         self.upstream = (upstream_host, upstream_port)
         self.port = 0
         self._links: set[_Link] = set()
+        self._handlers: set[asyncio.Task[None]] = set()
         self._hanging = False
         self._resumed = asyncio.Event()
         self._server: asyncio.Server | None = None
@@ -66,7 +67,7 @@ class TcpProxy:
         self._run(self._listen())
 
     def stop(self) -> None:
-        self._run(self._down())
+        self._run(self._shut_down())
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=10)
         self._loop.close()
@@ -94,6 +95,13 @@ class TcpProxy:
         for link in list(self._links):
             link.abort()
 
+    async def _shut_down(self) -> None:
+        self._hanging = False
+        self._resumed.set()  # pumps waiting for the end of a hang finish now
+        await self._down()  # every pump then reads the end of its stream
+        if self._handlers:
+            await asyncio.wait(self._handlers, timeout=5)
+
     async def _set_hanging(self, hanging: bool) -> None:
         self._hanging = hanging
         if hanging:
@@ -106,6 +114,9 @@ class TcpProxy:
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         link = _Link(writer, held=self._hanging)
         self._links.add(link)
+        handler = asyncio.current_task()
+        if handler is not None:
+            self._handlers.add(handler)
         try:
             if link.held:  # accepted, then never answered
                 await self._pump(reader, None, link)
@@ -120,6 +131,7 @@ class TcpProxy:
             )
         finally:
             self._links.discard(link)
+            self._handlers.discard(handler)  # type: ignore[arg-type]
             for each in link.writers:
                 each.close()
 
