@@ -66,7 +66,7 @@ class Watchdog:
                         self._cut[owner] = seconds
                         _shut_down(sock)
                         log.warning(
-                            "cut a database connection that had not answered within %.1f s",
+                            "cut a database connection that had not answered within %g s",
                             seconds,
                         )
                 if self._deadlines:
