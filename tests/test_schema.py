@@ -53,3 +53,19 @@ def test_database_from_a_newer_release_is_refused(db_url: str) -> None:
     engine.dispose()
     with pytest.raises(SchemaTooNew, match=r"written by a newer fate-registry: its schema older"):
         Registry(db_url)
+
+
+def test_reading_or_upgrading_a_database_from_a_newer_release_is_refused(db_url: str) -> None:
+    Registry(db_url).close()
+    engine = create_engine(db_url)
+    with engine.begin() as conn:
+        conn.execute(text(f"UPDATE {schema.VERSION_TABLE} SET version_num = 'ffff0000'"))
+    try:
+        for step in (schema.current, schema.upgrade, schema.ensure_current):
+            with pytest.raises(SchemaTooNew, match="written by a newer fate-registry"):
+                step(engine)
+        with engine.connect() as conn:  # the upgrade changed nothing
+            version = conn.execute(text(f"SELECT version_num FROM {schema.VERSION_TABLE}"))
+            assert version.scalar_one() == "ffff0000"
+    finally:
+        engine.dispose()

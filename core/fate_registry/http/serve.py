@@ -142,7 +142,10 @@ def serve(
         "server_header": False,
     }
     if workers > 1:
-        # Each worker process builds its own app and registry from these variables.
+        # Each worker process builds its own app and registry from these variables. A database
+        # they could not use (unreachable, a newer schema) is refused here, once, before any
+        # worker starts.
+        Registry(settings=settings).close()
         os.environ.update(settings_env(settings))
         uvicorn.run(FACTORY, factory=True, workers=workers, **options)
         return

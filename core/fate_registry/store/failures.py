@@ -14,7 +14,6 @@ from ..errors import RegistryUnavailable
 from .engine import Timeouts, timeouts_of
 from .watchdog import WATCHDOG
 
-UNAVAILABLE = "the registry database is unavailable"
 _TABLES_MISSING = "its tables are missing (was it dropped? `fate-registry db upgrade` creates them)"
 _NO_DATABASE = "the database does not exist"
 _LOGIN = "the server refused the login"
@@ -39,12 +38,12 @@ def unavailable(error: sa_exc.SQLAlchemyError, timeouts: Timeouts) -> RegistryUn
     overran = WATCHDOG.overran()
     if isinstance(error, sa_exc.TimeoutError):  # the pool's
         return RegistryUnavailable(
-            f"{UNAVAILABLE}: no connection of the pool came free within {timeouts.pool:g} s "
+            f"no connection of the pool came free within {timeouts.pool:g} s "
             "(the database is slow or the server overloaded)",
             type(error).__name__,
         )
     if isinstance(error, sa_exc.DisconnectionError):
-        return RegistryUnavailable(f"{UNAVAILABLE}: the connection was lost", "DisconnectionError")
+        return RegistryUnavailable("the connection was lost", "DisconnectionError")
     if not isinstance(error, sa_exc.DBAPIError):
         return None
     orig: BaseException = error.orig if error.orig is not None else error
@@ -64,7 +63,7 @@ def unavailable(error: sa_exc.SQLAlchemyError, timeouts: Timeouts) -> RegistryUn
         reason = "the connection was lost"
     if reason is None:
         return None
-    return RegistryUnavailable(f"{UNAVAILABLE}: {reason}", _driver_error(orig))
+    return RegistryUnavailable(reason, _driver_error(orig))
 
 
 def _driver_error(orig: BaseException) -> str:
