@@ -12,7 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, make_url, text
+from tcp_proxy import TcpProxy
 
 from fate_registry import Registry
 from fate_registry.schema import VERSION_TABLE
@@ -90,6 +91,16 @@ def server_db_url(request: pytest.FixtureRequest) -> str:
     url = server_url(request.param)
     reset_database(url)
     return url
+
+
+@pytest.fixture
+def proxy(server_db_url: str) -> Iterator[TcpProxy]:
+    """A TCP proxy in front of the server of ``server_db_url``: ``proxy.url(server_db_url)``
+    reaches it through the proxy, whose faults the test turns on (tcp_proxy.py)."""
+    upstream = make_url(server_db_url)
+    default_port = 5432 if upstream.get_backend_name() == "postgresql" else 3306
+    with TcpProxy(upstream.host or "127.0.0.1", upstream.port or default_port) as running:
+        yield running
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ database was written by a newer fate-registry or cannot be reached."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from tcp_proxy import TcpProxy
 from typer.testing import CliRunner
 
 from fate_registry import Registry, schema
@@ -23,8 +25,9 @@ NEWER = "written by a newer fate-registry: its schema ffff0000 is unknown to thi
 
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Settings come from each test alone; the test suite's own variables stay."""
     for name in list(os.environ):
-        if name.startswith("FATE_REGISTRY_"):
+        if name.startswith("FATE_REGISTRY_") and not name.startswith("FATE_REGISTRY_TEST_"):
             monkeypatch.delenv(name)
 
 
@@ -86,3 +89,22 @@ def test_serve_refuses_a_database_written_by_a_newer_release(newer_db: str, work
     errors = [line for line in finished.stderr.splitlines() if line.startswith("error: ")]
     assert len(errors) == 1, finished.stderr
     assert NEWER in errors[0]
+
+
+def test_a_database_that_hangs_is_one_line_within_its_timeouts(
+    server_db_url: str, proxy: TcpProxy
+) -> None:
+    url = proxy.url(server_db_url).set(password="s3cret-pass")
+    CliRunner().invoke(app, ["--db", url.render_as_string(False), "db", "upgrade"])
+    proxy.hang()
+    env = {"FATE_REGISTRY_DB_CONNECT_TIMEOUT": "2", "FATE_REGISTRY_DB_STATEMENT_TIMEOUT": "1"}
+    result = CliRunner().invoke(
+        app, ["--db", url.render_as_string(False), "server", "list"], env=env
+    )
+    assert result.exit_code == EXIT_FAILED, result.output
+    assert result.stdout == ""
+    shown = re.escape(url.render_as_string(hide_password=True))
+    # PostgreSQL's handshake is under the connect timeout, MySQL's under the read timeout
+    reason = "(no connection|it did not answer) within 2 s"
+    assert re.fullmatch(f"error: database {shown} is unavailable: {reason}\n", result.stderr)
+    assert "s3cret" not in result.stderr

@@ -68,14 +68,6 @@ def assert_no_connection_details(message: str, url: Any) -> None:
 
 
 @pytest.fixture
-def proxy(server_db_url: str) -> Iterator[TcpProxy]:
-    upstream = make_url(server_db_url)
-    default_port = 5432 if upstream.get_backend_name() == "postgresql" else 3306
-    with TcpProxy(upstream.host or "127.0.0.1", upstream.port or default_port) as running:
-        yield running
-
-
-@pytest.fixture
 def proxied(server_db_url: str, proxy: TcpProxy) -> Iterator[Registry]:
     """A registry that reaches its database through ``proxy``, with QUICK timeouts."""
     url = proxy.url(server_db_url)

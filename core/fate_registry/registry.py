@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.engine import URL
 
 from . import schema
-from .errors import InvalidRegistration
+from .errors import InvalidRegistration, RegistryUnavailable
 from .models import (
     ResolvedService,
     Server,
@@ -226,7 +226,9 @@ class Registry:
     def _refresh_soon(self) -> None:
         try:
             self._refresh(time.monotonic())
-        except Exception as exc:  # the next lookup tries again, and reports it
+        except RegistryUnavailable as exc:  # the next lookup tries again, and reports it
+            log.warning("could not read the registry's revision: %s", exc)
+        except Exception as exc:
             log.warning("could not read the registry's revision: %s", type(exc).__name__)
         finally:
             self._refreshing = False
@@ -238,7 +240,9 @@ class Registry:
         self._checked_at = float("-inf")
         try:
             self._refresh(time.monotonic())
-        except Exception:  # the write is done; the next lookup reads the revision again
+        except RegistryUnavailable as exc:  # the write is done; the next lookup reads it again
+            log.warning("could not read the registry's revision after a write: %s", exc)
+        except Exception:
             log.warning("could not read the registry's revision after a write", exc_info=True)
 
 
