@@ -91,6 +91,7 @@ def test_serve_refuses_a_database_written_by_a_newer_release(newer_db: str, work
     assert NEWER in errors[0]
 
 
+@pytest.mark.db
 def test_a_database_that_hangs_is_one_line_within_its_timeouts(
     server_db_url: str, proxy: TcpProxy
 ) -> None:
