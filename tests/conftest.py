@@ -12,7 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, make_url, text
+from tcp_proxy import TcpProxy
 
 from fate_registry import Registry
 from fate_registry.schema import VERSION_TABLE
@@ -65,6 +66,11 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "db_url" in metafunc.fixturenames:
         backends = [b for b in ("sqlite", "postgres", "mysql") if b in _selected()]
         metafunc.parametrize("db_url", backends, indirect=True)
+    if "server_db_url" in metafunc.fixturenames:
+        backends = [b for b in ("postgres", "mysql") if b in _selected()]
+        reason = "needs a database server: FATE_REGISTRY_TEST_BACKENDS selects none"
+        none = [pytest.param("none", marks=pytest.mark.skip(reason=reason))]
+        metafunc.parametrize("server_db_url", backends or none, indirect=True)
 
 
 @pytest.fixture
@@ -76,6 +82,25 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     url = server_url(backend)
     reset_database(url)
     return url
+
+
+@pytest.fixture
+def server_db_url(request: pytest.FixtureRequest) -> str:
+    """A URL to an empty database of a database server (PostgreSQL, MySQL), for tests of what
+    only a server over the network can do (a proxy in between, a hang, a reset)."""
+    url = server_url(request.param)
+    reset_database(url)
+    return url
+
+
+@pytest.fixture
+def proxy(server_db_url: str) -> Iterator[TcpProxy]:
+    """A TCP proxy in front of the server of ``server_db_url``: ``proxy.url(server_db_url)``
+    reaches it through the proxy, whose faults the test turns on (tcp_proxy.py)."""
+    upstream = make_url(server_db_url)
+    default_port = 5432 if upstream.get_backend_name() == "postgresql" else 3306
+    with TcpProxy(upstream.host or "127.0.0.1", upstream.port or default_port) as running:
+        yield running
 
 
 @pytest.fixture

@@ -275,7 +275,7 @@ def test_an_unreachable_database_is_one_line(tmp_path: Path) -> None:
 
     line = error_line(CliRunner().invoke(app, ["--db", url, "server", "list"]), EXIT_FAILED)
 
-    assert line == f"error: database {url}: unable to open database file"
+    assert line == f"error: database {url} is unavailable: its file cannot be opened"
 
 
 def test_an_unreachable_server_database_hides_its_password() -> None:
@@ -284,7 +284,10 @@ def test_an_unreachable_server_database_hides_its_password() -> None:
     line = error_line(CliRunner().invoke(app, ["--db", url, "server", "list"]), EXIT_FAILED)
 
     assert "s3cret" not in line
-    assert line.startswith("error: database postgresql://fate:***@127.0.0.1:1/registry: ")
+    assert line == (
+        "error: database postgresql://fate:***@127.0.0.1:1/registry is unavailable: "
+        "the server refused the connection"
+    )
 
 
 @pytest.mark.parametrize(

@@ -8,6 +8,7 @@ import pytest
 from http_support import SPEC_SERVICE, client_for, register_spec_example, snapshot
 
 from fate_registry import Registry
+from fate_registry.models import MAX_JSON_DEPTH
 
 BIG = b'{"host": "' + b"a" * (1024 * 1024) + b'", "port": 1}'
 
@@ -267,3 +268,37 @@ def test_an_unknown_field_is_named_as_sent(api, path, body):
     message = reply.json().get("retmsg") or reply.json()["message"]
     assert message == "name: is not a known field"
     assert registry.servers() == before
+
+
+def _nested(levels: int) -> dict[str, object]:
+    inner: object = 1
+    for _ in range(levels - 1):
+        inner = {"a": inner}
+    return {"a": inner}
+
+
+@pytest.mark.db
+def test_json_nested_past_the_limit_is_400_before_anything_is_written(backend_api):
+    client, registry = backend_api
+    at_limit = {**SPEC_SERVICE, "service_name": "deep", "data": _nested(MAX_JSON_DEPTH)}
+    assert client.post("/v2/server/service/registry", json=at_limit).status_code == 200
+    before = snapshot(registry)
+    for path, key in (
+        ("/v1/service/registry", "retmsg"),
+        ("/v2/server/service/registry", "message"),
+    ):
+        past = {**at_limit, "params": _nested(MAX_JSON_DEPTH + 1)}
+        reply = client.post(path, json=past)
+        assert reply.status_code == 400
+        assert reply.json()[key] == f"params: nested deeper than {MAX_JSON_DEPTH} levels"
+    legacy = {
+        "DEEP": {
+            "host": "10.0.0.9",
+            "port": 1,
+            "api": {"s": {"uri": "/s", "data": _nested(MAX_JSON_DEPTH + 1)}},
+        }
+    }
+    reply = client.post("/v1/service/registry", json=legacy)
+    assert reply.status_code == 400
+    assert reply.json()["retmsg"] == f"DEEP.api.s.data: nested deeper than {MAX_JSON_DEPTH} levels"
+    assert snapshot(registry) == before

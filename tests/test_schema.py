@@ -7,7 +7,7 @@ import multiprocessing
 import pytest
 from sqlalchemy import text
 
-from fate_registry import Registry, SchemaOutOfDate, schema
+from fate_registry import Registry, SchemaOutOfDate, SchemaTooNew, schema
 from fate_registry.store import create_engine
 
 pytestmark = pytest.mark.db
@@ -51,5 +51,21 @@ def test_database_from_a_newer_release_is_refused(db_url: str) -> None:
     with engine.begin() as conn:
         conn.execute(text(f"UPDATE {schema.VERSION_TABLE} SET version_num = 'older'"))
     engine.dispose()
-    with pytest.raises(SchemaOutOfDate, match=r"schema older, which this version .* newer release"):
+    with pytest.raises(SchemaTooNew, match=r"written by a newer fate-registry: its schema older"):
         Registry(db_url)
+
+
+def test_reading_or_upgrading_a_database_from_a_newer_release_is_refused(db_url: str) -> None:
+    Registry(db_url).close()
+    engine = create_engine(db_url)
+    with engine.begin() as conn:
+        conn.execute(text(f"UPDATE {schema.VERSION_TABLE} SET version_num = 'ffff0000'"))
+    try:
+        for step in (schema.current, schema.upgrade, schema.ensure_current):
+            with pytest.raises(SchemaTooNew, match="written by a newer fate-registry"):
+                step(engine)
+        with engine.connect() as conn:  # the upgrade changed nothing
+            version = conn.execute(text(f"SELECT version_num FROM {schema.VERSION_TABLE}"))
+            assert version.scalar_one() == "ffff0000"
+    finally:
+        engine.dispose()

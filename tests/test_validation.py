@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from fate_registry import InvalidRegistration, Registry
+from fate_registry.models import MAX_JSON_DEPTH
 
 pytestmark = pytest.mark.db
 
@@ -111,13 +112,36 @@ def test_bad_service_is_refused_naming_field(
     assert _snapshot(registry) == before
 
 
-def test_deep_nesting_is_refused(registry: Registry) -> None:
+def _nested(levels: int, container: str) -> dict[str, Any]:
+    """A params/data value whose objects or arrays nest ``levels`` deep, the outer object
+    included: ``_nested(2, "array")`` is ``{"a": [1]}``."""
+    inner: Any = 1
+    for _ in range(levels - 1):
+        inner = {"a": inner} if container == "object" else [inner]
+    return {"a": inner}
+
+
+@pytest.mark.parametrize("container", ["object", "array"])
+@pytest.mark.parametrize("field", ["params", "data"])
+def test_json_nested_to_the_limit_is_stored_on_every_backend(
+    registry: Registry, field: str, container: str
+) -> None:
     registry.register_server(**GOOD_SERVER)
-    deep: dict[str, Any] = {}
-    for _ in range(70):
-        deep = {"a": deep}
-    with pytest.raises(InvalidRegistration, match="data: nested deeper than 64 levels"):
-        registry.register_service(**GOOD_SERVICE, data=deep)
+    deep = _nested(MAX_JSON_DEPTH, container)
+    registry.register_service(**GOOD_SERVICE, **{field: deep})
+    assert getattr(registry.service("third", "upload"), field) == deep
+
+
+@pytest.mark.parametrize("container", ["object", "array"])
+def test_json_nested_one_past_the_limit_is_refused_before_anything_is_written(
+    registry: Registry, container: str
+) -> None:
+    registry.register_server(**GOOD_SERVER)
+    before = _snapshot(registry)
+    message = f"data: nested deeper than {MAX_JSON_DEPTH} levels"
+    with pytest.raises(InvalidRegistration, match=message):
+        registry.register_service(**GOOD_SERVICE, data=_nested(MAX_JSON_DEPTH + 1, container))
+    assert _snapshot(registry) == before
 
 
 def test_a_bad_server_name_in_a_lookup_names_server_name(registry: Registry) -> None:

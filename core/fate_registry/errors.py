@@ -49,3 +49,19 @@ class UnsupportedDatabase(RegistryError, ValueError):
 
 class SchemaOutOfDate(RegistryError):
     """The database holds an older schema; ``fate-registry db upgrade`` brings it up to date."""
+
+
+class SchemaTooNew(SchemaOutOfDate):
+    """The database was written by a newer fate-registry: only upgrading fate-registry helps."""
+
+
+class RegistryUnavailable(RegistryError):
+    """The database cannot be used now: unreachable, not answering within its timeout, locked,
+    its connection pool exhausted, or its tables gone. ``reason`` says which, and never names
+    the host, port, database or user; ``driver_error`` names the driver's error class and code
+    (for logs), ``__cause__`` is that error. Retrying later may succeed."""
+
+    def __init__(self, reason: str, driver_error: str = "") -> None:
+        super().__init__(f"the registry database is unavailable: {reason}")
+        self.reason = reason
+        self.driver_error = driver_error

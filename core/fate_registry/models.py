@@ -31,7 +31,9 @@ _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110 token
 # (RFC 9110 field-content; HTTP drops them at either end). The OpenAPI schema shows this.
 HEADER_VALUE_PATTERN = r"^(?:[\x21-\x7e](?:[\t\x20-\x7e]*[\x21-\x7e])?)?$"
 _HEADER_VALUE = re.compile(HEADER_VALUE_PATTERN)
-MAX_JSON_DEPTH = 64  # MySQL's JSON documents nest at most 100 deep; stay well within
+# Levels of nested objects and arrays in a stored params, data or headers value ({"a": 1} is
+# one): MariaDB's JSON check refuses 32 (MySQL allows 100, PostgreSQL and SQLite far more).
+MAX_JSON_DEPTH = 31
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 MAX_URI = 2048
 MAX_PATH = 1024
@@ -128,18 +130,18 @@ def _uri(value: Any) -> str:
     return value
 
 
-def json_problem(value: Any) -> str | None:
+def json_problem(value: Any, max_depth: int = MAX_JSON_DEPTH) -> str | None:
     """Why ``value`` is not JSON that every backend stores and replies with, or None.
 
     Python takes NaN, infinities, non-string keys and unpaired surrogates that JSON (RFC 8259)
     does not; PostgreSQL and MySQL refuse them, and SQLite would store them and export invalid
-    JSON.
+    JSON. Objects and arrays may nest ``max_depth`` levels.
     """
-    stack: list[tuple[Any, int]] = [(value, 0)]
+    stack: list[tuple[Any, int]] = [(value, 1)]  # an item, and its level if it is a container
     while stack:
         item, depth = stack.pop()
-        if depth > MAX_JSON_DEPTH:
-            return f"nested deeper than {MAX_JSON_DEPTH} levels"
+        if isinstance(item, dict | list | tuple) and depth > max_depth:
+            return f"nested deeper than {max_depth} levels"
         if isinstance(item, str):
             if not _encodable(item):
                 return "a string holds an unpaired surrogate (\\ud800 to \\udfff)"

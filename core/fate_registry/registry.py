@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.engine import URL
 
 from . import schema
-from .errors import InvalidRegistration
+from .errors import InvalidRegistration, RegistryUnavailable
 from .models import (
     ResolvedService,
     Server,
@@ -23,7 +23,7 @@ from .models import (
     validate,
 )
 from .settings import Settings, load_settings
-from .store import Store, create_engine
+from .store import ReadinessProbe, Store, Timeouts, create_engine
 
 if TYPE_CHECKING:
     from .dispatch import Dispatcher
@@ -36,7 +36,8 @@ class Registry:
 
     ``resolve`` answers from the cache; at most every ``cache_ttl`` seconds it reads the
     database's revision counter (one small query) and drops the cache if any node wrote since.
-    Writes through this object drop the cache at once.
+    Writes through this object drop the cache at once. A database that cannot be used raises
+    ``RegistryUnavailable``, after at most the ``db_*`` timeouts of the settings.
     """
 
     def __init__(
@@ -50,15 +51,16 @@ class Registry:
         self.settings = settings or load_settings()
         url = db_url if db_url is not None else self.settings.db_url.get_secret_value()
         self.cache_ttl = self.settings.cache_ttl if cache_ttl is None else cache_ttl
-        self.engine = create_engine(url)
+        self._url = url
+        self.engine = create_engine(url, Timeouts.from_settings(self.settings))
+        self.store = Store(self.engine)
         try:
             schema.ensure_current(self.engine, upgrade_empty=upgrade_empty)
+            self._revision = self.store.revision()
         except BaseException:
             self.engine.dispose()
             raise
-        self.store = Store(self.engine)
         self._cache: dict[tuple[str, str], ResolvedService] = {}
-        self._revision = self.store.revision()
         self._checked_at = time.monotonic()
         self._refresh_lock = threading.Lock()
         self._refreshing = False
@@ -70,7 +72,14 @@ class Registry:
     def close(self) -> None:
         if "hooks" in self.__dict__:
             self.hooks.close()
+        if "readiness" in self.__dict__:
+            self.readiness.close()
         self.engine.dispose()
+
+    @cached_property
+    def readiness(self) -> ReadinessProbe:
+        """The check behind /readyz, on its own connection (made on first use)."""
+        return ReadinessProbe(self._url, self.settings.ready_timeout)
 
     @cached_property
     def hooks(self) -> Dispatcher:
@@ -217,7 +226,9 @@ class Registry:
     def _refresh_soon(self) -> None:
         try:
             self._refresh(time.monotonic())
-        except Exception as exc:  # the next lookup tries again, and reports it
+        except RegistryUnavailable as exc:  # the next lookup tries again, and reports it
+            log.warning("could not read the registry's revision: %s", exc)
+        except Exception as exc:
             log.warning("could not read the registry's revision: %s", type(exc).__name__)
         finally:
             self._refreshing = False
@@ -229,7 +240,9 @@ class Registry:
         self._checked_at = float("-inf")
         try:
             self._refresh(time.monotonic())
-        except Exception:  # the write is done; the next lookup reads the revision again
+        except RegistryUnavailable as exc:  # the write is done; the next lookup reads it again
+            log.warning("could not read the registry's revision after a write: %s", exc)
+        except Exception:
             log.warning("could not read the registry's revision after a write", exc_info=True)
 
 

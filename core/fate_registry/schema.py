@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from alembic import command
@@ -11,12 +12,14 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine
 
-from .errors import SchemaOutOfDate
+from .errors import SchemaOutOfDate, SchemaTooNew
+from .store.failures import reported
 
 # Our own version table, so the registry can share a database with other applications.
 VERSION_TABLE = "fate_registry_alembic_version"
 LOCK_NAME = "fate_registry_migrate"
 LOCK_TIMEOUT = 60
+LOCK_POLL = 0.2  # seconds between tries of PostgreSQL's advisory lock
 PG_LOCK_KEY = 0x46524D47  # "FRMG": the advisory lock key of our migrations
 
 
@@ -32,38 +35,61 @@ def head() -> str:
 
 
 def current(engine: Engine) -> str | None:
-    with engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE})
-        return context.get_current_revision()
+    """The database's schema revision, None when it has none; ``SchemaTooNew`` when a newer
+    fate-registry wrote it (nothing this version does to it would be right)."""
+    with reported(engine), engine.connect() as conn:
+        return _known_revision(conn)
 
 
 def upgrade(engine: Engine, target: str = "head") -> None:
     """Migrate to ``target``; processes doing the same at once wait for each other."""
     config = _config()
-    with engine.connect() as conn, _migration_lock(conn):
+    with reported(engine), engine.connect() as conn, _migration_lock(conn):
+        _known_revision(conn)
         config.attributes["connection"] = conn
         command.upgrade(config, target)
         conn.commit()
 
 
+def _known_revision(conn: Connection) -> str | None:
+    context = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE})
+    version = context.get_current_revision()
+    if version is not None and not _known(version):
+        raise SchemaTooNew(
+            f"the registry database was written by a newer fate-registry: its schema {version} "
+            f"is unknown to this version (which needs {head()}); upgrade fate-registry"
+        )
+    return version
+
+
 @contextmanager
 def _migration_lock(conn: Connection) -> Iterator[None]:
     """One migrating process at a time: MySQL's DDL is not transactional, and SQLite's deferred
-    BEGIN gives up at once on a lock instead of waiting."""
+    BEGIN gives up at once on a lock instead of waiting. The lock is polled in short statements,
+    each well within the statement timeout, for up to LOCK_TIMEOUT seconds."""
     dialect = conn.dialect.name
     if dialect == "sqlite":
-        conn.execution_options(fate_registry_write=True)  # BEGIN IMMEDIATE: wait for the lock
+        conn.execution_options(fate_registry_write=True)  # BEGIN IMMEDIATE: waits the busy timeout
         yield
     elif dialect == "mysql":
-        got = conn.exec_driver_sql(f"SELECT GET_LOCK('{LOCK_NAME}', {LOCK_TIMEOUT})").scalar()
-        if got != 1:
-            raise SchemaOutOfDate(f"another process held the migration lock for {LOCK_TIMEOUT} s")
+        # GET_LOCK waits up to 1 s itself
+        _wait_for_lock(
+            lambda: conn.exec_driver_sql(f"SELECT GET_LOCK('{LOCK_NAME}', 1)").scalar() == 1,
+            pause=0,
+        )
         try:
             yield
         finally:
             conn.exec_driver_sql(f"SELECT RELEASE_LOCK('{LOCK_NAME}')")
     elif dialect == "postgresql":
-        conn.exec_driver_sql(f"SELECT pg_advisory_lock({PG_LOCK_KEY})")
+
+        def take() -> bool:
+            got = bool(conn.exec_driver_sql(f"SELECT pg_try_advisory_lock({PG_LOCK_KEY})").scalar())
+            if not got:
+                conn.rollback()  # end the transaction the query began while we wait
+            return got
+
+        _wait_for_lock(take, pause=LOCK_POLL)
         try:
             yield
         finally:
@@ -74,20 +100,22 @@ def _migration_lock(conn: Connection) -> Iterator[None]:
         yield
 
 
+def _wait_for_lock(take: Callable[[], bool], pause: float) -> None:
+    deadline = time.monotonic() + LOCK_TIMEOUT
+    while not take():
+        if time.monotonic() > deadline:
+            raise SchemaOutOfDate(f"another process held the migration lock for {LOCK_TIMEOUT} s")
+        time.sleep(pause)
+
+
 def ensure_current(engine: Engine, upgrade_empty: bool = True) -> None:
-    """Upgrade an empty database; refuse one whose schema is older than this code's."""
+    """Upgrade an empty database; refuse one whose schema is older or newer than this code's."""
     version = current(engine)
     if version == head():
         return
     if version is None and upgrade_empty:
         upgrade(engine)  # under the migration lock: a racing process finds it done
         return
-    if version is not None and not _known(version):
-        raise SchemaOutOfDate(
-            f"the registry database is at schema {version}, which this version of fate-registry "
-            f"does not know (it needs {head()}): it was written by a newer release; upgrade "
-            "fate-registry"
-        )
     raise SchemaOutOfDate(
         f"the registry database is at schema {version or 'none'}, this code needs {head()}: "
         "run `fate-registry db upgrade`"

@@ -174,6 +174,34 @@ class Settings(BaseSettings):
     cache_ttl: float = Field(
         default=1.0, ge=0, le=3600, description="seconds a node trusts its cache of services"
     )
+    db_connect_timeout: float = Field(
+        default=3.0,
+        ge=1,
+        le=300,
+        description="seconds to open a database connection, or to check a pooled one before "
+        "use (PostgreSQL's driver counts whole seconds, at least 2)",
+    )
+    db_statement_timeout: float = Field(
+        default=10.0,
+        ge=0.5,
+        le=3600,
+        description="seconds one database statement may take (lock waits included) before the "
+        "operation fails as unavailable; the client cuts a connection that has not answered "
+        "1 s after that",
+    )
+    db_pool_timeout: float = Field(
+        default=5.0,
+        ge=0,
+        le=300,
+        description="seconds an operation waits for a free connection of the pool",
+    )
+    ready_timeout: float = Field(
+        default=2.0,
+        ge=0.1,
+        le=60,
+        description="seconds /readyz waits for the database (on its own connection) before "
+        "answering 503",
+    )
     # Server (issue: fate-registry serve)
     host: str = Field(default="127.0.0.1", description="address `serve` listens on")
     port: int = Field(default=9390, ge=1, le=65535, description="port `serve` listens on")

@@ -4,8 +4,9 @@ the server, list plugins and call capabilities.
 Every error is one line on stderr, ``error: <what went wrong>``, and an exit code:
 
 - 0 success;
-- 1 the operation failed: the database is unreachable or refused it, a conflict (a server that
-  still has services), a schema that needs ``fate-registry db upgrade``;
+- 1 the operation failed: the database is unavailable (unreachable, timed out, locked) or
+  refused it, a conflict (a server that still has services), a schema that needs
+  ``fate-registry db upgrade``, or one written by a newer fate-registry;
 - 2 the input is wrong: a usage error, an invalid value, a bad import file, a bad setting;
 - 3 the server or service asked for is not registered.
 

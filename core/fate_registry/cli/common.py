@@ -111,11 +111,11 @@ def open_registry(ctx: typer.Context) -> Registry:
 
 def open_engine(ctx: typer.Context) -> Engine:
     """A bare engine of the configured database, for commands that must not upgrade it."""
-    from ..store import create_engine
+    from ..store import Timeouts, create_engine
 
     settings = settings_of(ctx)
     with _driver_errors():
-        engine = create_engine(settings.db_url.get_secret_value())
+        engine = create_engine(settings.db_url.get_secret_value(), Timeouts.from_settings(settings))
     ctx.call_on_close(engine.dispose)
     return engine
 
@@ -189,6 +189,7 @@ def describe(exc: Exception, state: CliState | None) -> tuple[str, int] | None:
     from ..errors import (
         InvalidRegistration,
         RegistryError,
+        RegistryUnavailable,
         ServerNotFound,
         ServiceNotFound,
         UnsupportedDatabase,
@@ -206,6 +207,8 @@ def describe(exc: Exception, state: CliState | None) -> tuple[str, int] | None:
             return str(exc), EXIT_INVALID
         case UnsupportedDatabase():
             return f"invalid database URL {database}: {exc}", EXIT_INVALID
+        case RegistryUnavailable():  # its reason names no host, port or database
+            return f"database {database} is unavailable: {exc.reason}", EXIT_FAILED
         case RegistryError():
             return str(exc), EXIT_FAILED
         case NoSuchModuleError():

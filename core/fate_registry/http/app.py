@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
 from .. import __name__ as package_name
+from ..errors import RegistryUnavailable
 from ..registry import Registry
 from ..settings import Settings, load_settings
 from . import errors, gateway, v1, v2
@@ -66,16 +68,24 @@ def create_app(registry: Registry, settings: Settings) -> FastAPI:
         "/readyz",
         response_model=Health,
         response_model_exclude_none=True,
-        responses={503: {"model": Health, "description": "the database is unreachable"}},
+        responses={503: {"model": Health, "description": "the database cannot be used"}},
         tags=["health"],
         summary="The database answers",
     )
-    def readyz(request: Request) -> Health | JSONResponse:
+    async def readyz() -> Health | JSONResponse:
+        # on the event loop too; the check runs on the probe's own connection and thread
+        probe = registry.readiness
         try:
-            revision = registry.revision
-        except Exception as exc:
-            log.warning("readiness check failed: %s", exc)
-            reason = f"database unreachable ({type(exc).__name__})"
+            # shielded: a timed-out wait must not cancel the check other probes share
+            check = asyncio.shield(asyncio.wrap_future(probe.revision()))
+            revision = await asyncio.wait_for(check, probe.timeout)
+        except (RegistryUnavailable, TimeoutError) as exc:
+            if isinstance(exc, RegistryUnavailable):
+                reason = str(exc)
+                log.warning("readiness check failed: %s [%s]", reason, exc.driver_error)
+            else:
+                reason = f"the registry database did not answer within {probe.timeout:g} s"
+                log.warning("readiness check failed: %s", reason)
             body = Health(status="unavailable", reason=reason).model_dump(exclude_none=True)
             return JSONResponse(body, status_code=503)
         return Health(status="ready", revision=revision)

@@ -41,6 +41,7 @@ _ERRORS = {
     413: "body over 1 MiB",
     422: "connectivity check failed",
     500: "a bug: the log has the cause",
+    503: "the database cannot be used now (unreachable, timed out, locked); retry later",
 }
 
 

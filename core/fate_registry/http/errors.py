@@ -1,5 +1,6 @@
 """Every error becomes the envelope of its API version with a 4xx and a message that names the
-field; only a bug gives a 5xx, and its reply says nothing about the cause."""
+field; a database that cannot be used now gives 503 with a message that names no connection
+detail; only a bug gives a 500, and its reply says nothing about the cause."""
 
 from __future__ import annotations
 
@@ -12,7 +13,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ..errors import Conflict, InvalidRegistration, ServerNotFound, ServiceNotFound
+from ..errors import (
+    Conflict,
+    InvalidRegistration,
+    RegistryUnavailable,
+    ServerNotFound,
+    ServiceNotFound,
+)
 from ..logsafe import printable
 from .envelopes import Code, reply
 from .schemas import BODY_FORMS
@@ -127,6 +134,16 @@ async def _on_http(request: Request, exc: Exception) -> JSONResponse:
     return error_reply(request, exc.status_code, message, exc.headers)
 
 
+async def _on_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RegistryUnavailable)
+    # Not a bug: no traceback. The driver's error class and code, never its text (it names
+    # the host, port and database).
+    log.warning(
+        "%s %s: %s [%s]", request.method, printable(request.url.path), exc, exc.driver_error
+    )
+    return error_reply(request, 503, str(exc))
+
+
 async def _on_bug(request: Request, exc: Exception) -> JSONResponse:
     # The cause goes to the log only: it may hold a database URL or a file path.
     log.exception("unhandled error on %s %s", request.method, printable(request.url.path))
@@ -139,6 +156,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(ServerNotFound, _on_not_found)
     app.add_exception_handler(ServiceNotFound, _on_not_found)
     app.add_exception_handler(Conflict, _on_conflict)
+    app.add_exception_handler(RegistryUnavailable, _on_unavailable)
     app.add_exception_handler(APIError, _on_api_error)
     app.add_exception_handler(StarletteHTTPException, _on_http)
     app.add_exception_handler(Exception, _on_bug)

@@ -1,6 +1,7 @@
 """JSON bodies as RFC 8259 defines them: Python's parser also takes NaN, Infinity, numbers that
 overflow to infinity and unpaired surrogates, which no database backend can store or reply with;
-and nesting deeper than MySQL's JSON allows."""
+and nesting that would exhaust the parser. Each stored value has its own, lower, limit
+(models.MAX_JSON_DEPTH), checked with the field's name."""
 
 from __future__ import annotations
 
@@ -8,7 +9,11 @@ import json
 import math
 from typing import Any
 
-from ..models import MAX_JSON_DEPTH, json_problem
+from ..models import json_problem
+
+# A body nests its stored values a few levels in (the legacy v1 form: SERVER.api.name.data),
+# so its own limit is well above the stored values'.
+MAX_BODY_DEPTH = 64
 
 
 class NotJSON(ValueError):
@@ -33,9 +38,9 @@ def strict_json_problem(body: bytes) -> str | None:
     except NotJSON as exc:
         return str(exc)
     except RecursionError:
-        return f"nested deeper than {MAX_JSON_DEPTH} levels"
+        return f"nested deeper than {MAX_BODY_DEPTH} levels"
     except ValueError:
         return None
-    if body.count(b"{") + body.count(b"[") <= MAX_JSON_DEPTH and b"\\u" not in body:
+    if body.count(b"{") + body.count(b"[") <= MAX_BODY_DEPTH and b"\\u" not in body:
         return None  # too few brackets to nest too deep, no escape to hide a lone surrogate
-    return json_problem(value)
+    return json_problem(value, MAX_BODY_DEPTH)

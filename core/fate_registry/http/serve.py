@@ -169,11 +169,14 @@ def serve(
     plugin_manager()  # a typo in FATE_REGISTRY_LOAD_PLUGINS is an error now, not per decision
     sock = listen(settings.host, settings.port)
     if workers > 1:
+        # Each worker process builds its own app and registry from these variables. A database
+        # they could not use (unreachable, a newer schema) is refused here, once, before any
+        # worker starts.
+        Registry(settings=settings).close()
         # uvicorn's supervisor binds the port itself (its API takes no socket we could hand
         # over on every version we support): ours is closed just before, a window of a few
         # milliseconds in which another process taking the port gets uvicorn's own error.
         sock.close()
-        # Each worker process builds its own app and registry from these variables.
         os.environ.update(settings_env(settings))
         uvicorn.run(FACTORY, factory=True, workers=workers, **options)
         return

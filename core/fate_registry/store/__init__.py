@@ -1,21 +1,26 @@
 """The registry store: the only code in the project that touches SQL.
 
-One module per concern: ``engine`` (drivers and connection options of each backend),
-``tables`` (the SQLModel tables), ``registrations`` (servers and services).
+One module per concern: ``engine`` (drivers, connection options and timeouts of each backend),
+``watchdog`` (PostgreSQL's client-side deadline), ``failures`` (a database that cannot be used
+becomes ``RegistryUnavailable``), ``tables`` (the SQLModel tables), ``registrations`` (servers
+and services), ``readiness`` (the check behind /readyz).
 """
 
 from __future__ import annotations
 
-from .engine import SUPPORTED_BACKENDS, create_engine, normalise_url
+from .engine import SUPPORTED_BACKENDS, Timeouts, create_engine, normalise_url
+from .readiness import ReadinessProbe
 from .registrations import Store
 from .tables import RevisionRow, ServerRow, ServiceRow, metadata
 
 __all__ = [
     "SUPPORTED_BACKENDS",
+    "ReadinessProbe",
     "RevisionRow",
     "ServerRow",
     "ServiceRow",
     "Store",
+    "Timeouts",
     "create_engine",
     "metadata",
     "normalise_url",

@@ -24,6 +24,7 @@ from ..models import (
     ServiceRegistration,
     base_url,
 )
+from .failures import reported
 from .tables import revision_t, servers_t, services_t
 
 
@@ -42,9 +43,12 @@ class Store:
 
     # -- transactions ---------------------------------------------------------------------
 
+    # A database that cannot be used raises RegistryUnavailable (failures.py), whichever
+    # statement, commit or checkout met it.
+
     @contextmanager
     def _write(self) -> Iterator[Connection]:
-        with self.engine.connect() as conn:
+        with reported(self.engine), self.engine.connect() as conn:
             conn.execution_options(fate_registry_write=True)
             with conn.begin():
                 conn.execute(
@@ -56,7 +60,7 @@ class Store:
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
-        with self.engine.connect() as conn, conn.begin():
+        with reported(self.engine), self.engine.connect() as conn, conn.begin():
             yield conn
 
     def _upsert(self, table: Any, keys: list[str]) -> Insert:
