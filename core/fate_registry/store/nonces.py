@@ -1,8 +1,8 @@
 """The nonce store: nonces seen within their window, shared by every node of the database.
 
-Remembering a nonce is one ``INSERT`` that does nothing when the row exists (its row count says
-whether it was new), in a transaction of its own that does not bump the revision counter:
-nonces change nothing other nodes cache. Expired rows are deleted in passing.
+Remembering a nonce is one ``INSERT`` that does nothing when the row exists, in a transaction of
+its own that does not bump the revision counter: nonces change nothing other nodes cache.
+Expired rows are deleted in passing.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ class NonceStore:
         it is already recorded and not yet expired (a replay)."""
         row = {"scope": scope, "nonce": nonce, "expires_at": expires_at}
         with transactions.write(self.engine, bump=False) as conn:
-            if conn.execute(self._insert, row).rowcount == 1:
+            if transactions.inserted(conn, self._insert, row):
                 return True
             # Seen before: new again only when that row has expired (not yet purged).
             expired = conn.execute(
@@ -36,8 +36,7 @@ class NonceStore:
                 )
             ).rowcount
             if expired:
-                conn.execute(self._insert, row)
-                return True
+                return transactions.inserted(conn, self._insert, row)
             return False
 
     def purge(self, now: int) -> int:

@@ -51,9 +51,20 @@ def upsert(dialect: str, table: Any, keys: list[str]) -> Insert:
 
 
 def insert_if_absent(dialect: str, table: Any) -> Insert:
-    """INSERT that leaves an existing row with the same key alone (rowcount 0 then)."""
+    """INSERT that leaves an existing row with the same key alone. Whether it inserted: on
+    MySQL the row count (0 when the row existed); elsewhere a row returned by ``RETURNING`` (the
+    row count of psycopg is -1 here)."""
     if dialect == "mysql":
         return mysql.insert(table).prefix_with("IGNORE")
     module = postgresql if dialect == "postgresql" else sqlite
-    ignored: Insert = module.insert(table).on_conflict_do_nothing()
+    first_key = next(iter(table.primary_key.columns))
+    ignored: Insert = module.insert(table).on_conflict_do_nothing().returning(first_key)
     return ignored
+
+
+def inserted(conn: Connection, stmt: Insert, row: dict[str, Any]) -> bool:
+    """Run an ``insert_if_absent`` statement; True when it inserted the row."""
+    result = conn.execute(stmt, row)
+    if conn.dialect.name == "mysql":
+        return result.rowcount == 1
+    return result.first() is not None
