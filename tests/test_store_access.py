@@ -189,6 +189,8 @@ def test_a_wrong_passphrase_makes_the_key_unusable_with_a_reason(db_url: str) ->
     with _with_passphrase(db_url) as registry:
         registry.keys.generate("9999")
     settings = Settings(db_url=db_url, rsa={"key_passphrase": "another-passphrase-here"})
-    with Registry(db_url, settings=settings, cache_ttl=0) as wrong:
-        with pytest.raises(KeyStorageError, match="wrong rsa.key_passphrase"):
-            wrong.keys.private_key("9999")
+    with (
+        Registry(db_url, settings=settings, cache_ttl=0) as wrong,
+        pytest.raises(KeyStorageError, match=r"wrong rsa\.key_passphrase"),
+    ):
+        wrong.keys.private_key("9999")
