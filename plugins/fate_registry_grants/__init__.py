@@ -80,7 +80,7 @@ def decide(
         return Decision.allow("exempt: a local job")
     if request.party_id is not None and party == request.party_id:
         return Decision.allow("exempt: a party asking itself")
-    if not entries:
+    if not any(entry.effect == "allow" for entry in entries):
         return Decision.deny(f"party {party} has no grants here", code=PERMISSION_ERROR)
     role = request.src_role
     problems: list[str] = []

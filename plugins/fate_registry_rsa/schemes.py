@@ -77,7 +77,7 @@ class V2Token:
 
 def parse_v2(token: str) -> V2Token | None:
     parts = token.split(":")
-    if len(parts) != 5 or parts[0] != "v2" or not parts[1].isdigit() or not parts[2]:
+    if len(parts) != 5 or parts[0] != "v2" or not parts[1].isdigit() or not all(parts[2:]):
         return None
     try:
         signature = base64.b64decode(parts[4], validate=True)
