@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from .. import __name__ as package_name
 from ..registry import Registry
 from ..settings import Settings, load_settings
-from . import errors, gateway, v1, v2
+from . import errors, gateway, management, v1, v2
 from .guard import HostRules
 from .middleware import BodyGuard, RequestLog
 from .schemas import Health
@@ -45,6 +45,7 @@ def create_app(registry: Registry, settings: Settings) -> FastAPI:
     app.add_middleware(RequestLog)  # added last: outermost, so it sees every reply
     app.include_router(v1.router)
     app.include_router(v2.router)
+    app.include_router(management.router)  # FATE Flow 1.11's /v1/key/*, /v1/permission/*
     gateway.install(app)  # /v1/hook/*, /metrics, and the client_authentication seam
 
     @app.get(
