@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 Kind = Literal["component", "dataset"]
 Effect = Literal["allow", "deny"]
 ANY = "*"
+MAX_DATASET_PART = 120  # namespace and name: "ns:name" fits the 255 of the column
 _PARTY = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 _COMPONENT = re.compile(r"[a-z0-9_.-]{1,64}")
 _ROLE = re.compile(r"[a-z_]{1,16}")
@@ -96,18 +97,22 @@ def dataset_of(value: Any, field: str = "dataset") -> str:
         raise InvalidRegistration([(field, "namespace must be a non-empty string without ':'")])
     if not isinstance(name, str) or not name.strip():
         raise InvalidRegistration([(field, "name must be a non-empty string")])
-    text = f"{namespace.strip()}:{name.strip()}"
-    if len(text) > 255:
-        raise InvalidRegistration([(field, "namespace and name have more than 254 characters")])
-    return text
+    if len(namespace) > MAX_DATASET_PART or len(name) > MAX_DATASET_PART:
+        raise InvalidRegistration(
+            [(field, f"namespace and name have at most {MAX_DATASET_PART} characters each")]
+        )
+    return f"{namespace.strip()}:{name.strip()}"
 
 
 def role_of(value: Any, field: str = "role") -> str:
-    if value is None or value == ANY:
+    if value is None:
         return ANY
-    if not isinstance(value, str) or not _ROLE.fullmatch(value.strip().lower()):
+    if not isinstance(value, str):
         raise InvalidRegistration([(field, "must be a role such as guest, host or arbiter")])
-    return value.strip().lower()
+    name = value.strip().lower()
+    if name != ANY and not _ROLE.fullmatch(name):
+        raise InvalidRegistration([(field, "must be a role such as guest, host or arbiter")])
+    return name
 
 
 def fate_components(value: Any) -> list[str]:
@@ -117,7 +122,7 @@ def fate_components(value: Any) -> list[str]:
     items = value.split(",") if isinstance(value, str) else value
     if not isinstance(items, list):
         raise InvalidRegistration([("component", "must be a comma list, a list or '*'")])
-    return [component_of(item, f"component[{i}]") for i, item in enumerate(items) if item != ""]
+    return [component_of(item, f"component[{i}]") for i, item in enumerate(items)]
 
 
 def fate_datasets(value: Any) -> list[str]:

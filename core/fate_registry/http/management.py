@@ -9,14 +9,21 @@ a 404, and a grant may carry a ``role`` condition.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    field_validator,
+)
 
-from ..capabilities import PartyId
-from ..grants import ANY, dataset_object, fate_components, fate_datasets
+from ..capabilities import _party_id
+from ..grants import ANY, MAX_DATASET_PART, dataset_object, fate_components, fate_datasets
 from ..keys import KeyNotFound
 from .deps import error_responses, registry_of
 from .envelopes import V1Error, V1Reply, reply
@@ -30,33 +37,99 @@ router = APIRouter(
 )
 
 
+# The schemas say what the checks in fate_registry.grants and .keys accept, so generated valid
+# requests are valid (only a key's PEM content cannot be said in a schema).
+_NAME = r"[A-Za-z0-9_.-]{1,64}"
+PARTY_SCHEMA = {"anyOf": [{"type": "string", "pattern": f"^{_NAME}$"}, {"type": "integer"}]}
+COMPONENT_SCHEMA = {
+    "anyOf": [
+        {"type": "null"},
+        {"type": "string", "pattern": rf"^ *(\*|{_NAME}( *, *{_NAME})*) *$"},
+        {
+            "type": "array",
+            "items": {"type": "string", "pattern": rf"^ *(\*|{_NAME}) *$"},
+            "minItems": 1,
+        },
+    ],
+    "description": "component modules: 'reader,dataio', a list, or '*'",
+}
+_DATASET = {
+    "type": "object",
+    "properties": {
+        "namespace": {
+            "type": "string",
+            "pattern": r"^[^:]*[^\s:][^:]*$",
+            "maxLength": MAX_DATASET_PART,
+        },
+        "name": {"type": "string", "pattern": r"\S", "maxLength": MAX_DATASET_PART},
+    },
+    "required": ["namespace", "name"],
+}
+DATASET_SCHEMA = {
+    "anyOf": [
+        {"type": "null"},
+        _DATASET,
+        {"type": "array", "items": _DATASET, "minItems": 1},
+        {"type": "string", "enum": ["*"]},
+    ],
+    "description": "{namespace, name}, a list of them, or '*'",
+}
+ROLE_SCHEMA = {
+    "anyOf": [{"type": "string", "pattern": r"^ *(\*|[A-Za-z_]{1,16}) *$"}, {"type": "null"}],
+    "description": "only in this role (not FATE's)",
+}
+
+FateParty = Annotated[str, BeforeValidator(_party_id), WithJsonSchema(PARTY_SCHEMA)]
+
+
 class _FateBody(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
 
 class PublicKeyBody(_FateBody):
-    party_id: PartyId = Field(description="the other site's party id")
-    key: str = Field(description="its RSA public key, PEM")
+    party_id: FateParty = Field(description="the other site's party id")
+    key: Annotated[
+        str, WithJsonSchema({"type": "string", "pattern": "-----BEGIN (RSA )?PUBLIC KEY-----"})
+    ] = Field(description="its RSA public key, PEM")
 
 
 class KeyQueryBody(_FateBody):
-    party_id: PartyId
-    key_name: str = Field(default="public", description="only 'public': private keys never leave")
+    party_id: FateParty
+    key_name: Annotated[str, WithJsonSchema({"type": "string", "enum": ["public"]})] = Field(
+        default="public", description="only 'public': private keys never leave"
+    )
 
 
 class PartyBody(_FateBody):
-    party_id: PartyId = Field(description="the source party")
+    party_id: FateParty = Field(description="the source party")
 
 
 class PermissionBody(_FateBody):
-    party_id: PartyId = Field(description="the source party")
-    component: str | list[str] | None = Field(
-        default=None, description="component modules: 'reader,dataio', a list, or '*'"
+    """At least one of ``component`` and ``dataset``."""
+
+    model_config = ConfigDict(
+        extra="ignore",
+        json_schema_extra={
+            "anyOf": [
+                {"required": [name], "properties": {name: {"not": {"type": "null"}}}}
+                for name in ("component", "dataset")
+            ]
+        },
     )
-    dataset: dict[str, Any] | list[dict[str, Any]] | str | None = Field(
-        default=None, description="{namespace, name}, a list of them, or '*'"
-    )
-    role: str | None = Field(default=None, description="only in this role (not FATE's)")
+
+    party_id: FateParty = Field(description="the source party")
+    component: Annotated[str | list[str] | None, WithJsonSchema(COMPONENT_SCHEMA)] = None
+    dataset: Annotated[
+        dict[str, Any] | list[dict[str, Any]] | str | None, WithJsonSchema(DATASET_SCHEMA)
+    ] = None
+    role: Annotated[str | None, WithJsonSchema(ROLE_SCHEMA)] = None
+
+    @field_validator("component", "dataset")
+    @classmethod
+    def _something(cls, value: Any) -> Any:
+        if value is not None and not value:
+            raise ValueError("must name at least one (or '*'), or be left out")
+        return value
 
 
 class GrantsView(BaseModel):
