@@ -119,7 +119,9 @@ def test_a_signature_by_an_unknown_key_is_refused(site: Any) -> None:
 def test_a_party_without_a_public_key_is_refused_naming_the_command(site: Any) -> None:
     outcome = verify(site[1], "10001", FateSite().sign(BODY))
     assert not outcome.allowed
-    assert "`fate-registry keys import --party 10001 --public FILE`" in outcome.message
+    assert outcome.message == (
+        "party 10001 has no public key here: save it (`flow key save`, or POST /v1/key/public/save)"
+    )
 
 
 def test_a_signature_that_is_not_base64_is_refused(site: Any) -> None:
@@ -129,7 +131,7 @@ def test_a_signature_that_is_not_base64_is_refused(site: Any) -> None:
 def test_signing_for_a_party_without_a_private_key_is_refused(site: Any) -> None:
     outcome = site[1].signature({"party_id": PEER, "body": BODY})
     assert (outcome.allowed, outcome.signature) == (False, None)
-    assert "`fate-registry keys generate --party 10000`" in outcome.message
+    assert "has no private key here: generate one (reg.keys.generate('10000'))" in outcome.message
 
 
 def test_the_private_key_never_reaches_replies_or_logs(

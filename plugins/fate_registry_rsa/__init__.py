@@ -52,8 +52,8 @@ def signature(context: HookContext, request: SignatureRequest) -> Signature | No
         key = registry.keys.private_key(party)
     except KeyNotFound:
         return _refusal(
-            f"party {printable(party)} has no private key here: "
-            f"`fate-registry keys generate --party {printable(party)}`"
+            f"party {printable(party)} has no private key here: generate one "
+            f"(reg.keys.generate({printable(party)!r}))"
         )
     except KeyStorageError as exc:
         return _refusal(str(exc))
@@ -81,8 +81,8 @@ def site_authentication(
     key = registry.keys.public_key(party)
     if key is None:
         return Decision.deny(
-            f"party {shown} has no public key here: "
-            f"`fate-registry keys import --party {shown} --public FILE`"
+            f"party {shown} has no public key here: save it (`flow key save`, or POST "
+            "/v1/key/public/save)"
         )
     signed = request.site_signature or ""
     if not signed.startswith(V2_PREFIX):
