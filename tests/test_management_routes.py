@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tests.fate_client_support import flow_sdk_base
 from tests.http_support import client_for
-from tests.test_http_serve import _start
+from tests.serve_support import start_serve
 
 TOKEN = "management-test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -182,10 +182,6 @@ def test_fate_clients_flow_commands_change_what_the_plugins_decide(tmp_path: Pat
         "FATE_REGISTRY_GRANTS__ENABLED": "true",
         "FATE_REGISTRY_RSA__ENABLED": "true",
         "FATE_REGISTRY_LOAD_PLUGINS": "hmac,grants,rsa",
-        # The decisions before the grant are denies, cached for deny_ttl: this test is about
-        # what the plugins decide, not about how soon a cached decision goes.
-        "FATE_REGISTRY_HOOKS__PERMISSION__CACHE": "false",
-        "FATE_REGISTRY_HOOKS__SITE_AUTHENTICATION__CACHE": "false",
     }
     from tests.test_rsa_plugin import BODY, FateSite
 
@@ -197,7 +193,7 @@ def test_fate_clients_flow_commands_change_what_the_plugins_decide(tmp_path: Pat
     job = {"src_role": "guest", "src_party_id": "10000", "role": "host", "party_id": "9999",
            "component_list": ["reader"]}  # fmt: skip
     site = {"src_party_id": "10000", "site_signature": peer.sign(BODY), "body": BODY}
-    with _start(db_url, env=env) as base:
+    with start_serve(db_url, env=env) as base:
         hook = f"{base}/v1/hook"
         assert requests.post(f"{hook}/permission", json=job, timeout=10).json()["code"] == 108
         assert (
