@@ -148,7 +148,10 @@ def test_load_plugins_selects_by_name_or_distribution(fresh_env: FreshEnv) -> No
         assert {n: p["status"] for n, p in plugins.items()} == {
             "broken": "not selected",
             "example": "loaded",
+            "grants": "not selected",
+            "hmac": "not selected",
             "http": "not selected",
+            "rsa": "not selected",
         }
 
 

@@ -42,9 +42,10 @@ CHECKS = [
     unsupported_method,
 ]
 # Valid data may still be refused for what the schema cannot know: an unknown name (404), a
-# server with services (409), an unreachable address asked to be checked (422). The hook gateway
-# answers invalid data with HTTP 200 and code 101, as FATE Flow needs (test_gateway.py checks
-# the code): its negative cases expect 200.
+# server with services (409), an unreachable address asked to be checked (422), a public key
+# whose PEM content is not a key (400: a schema cannot say what a valid key is, see
+# UNEXPRESSIBLE). The hook gateway answers invalid data with HTTP 200 and code 101, as FATE Flow
+# needs (test_gateway.py checks the code): its negative cases expect 200.
 CONFIG = schemathesis.Config.from_dict(
     {
         "checks": {
@@ -60,6 +61,8 @@ CONFIG = schemathesis.Config.from_dict(
         ],
     }
 )
+# Schema-valid but refused with 400 by design: what the schema cannot express.
+UNEXPRESSIBLE = {"POST /v1/key/public/save": positive_data_acceptance}
 GENERATED = "test_generated_requests_get_no_5xx_and_replies_match_the_schema"
 requests_made: Counter[str] = Counter()  # by route, "METHOD /path"
 counted = False
@@ -127,8 +130,9 @@ def count_when_done(request: pytest.FixtureRequest) -> Iterator[None]:
     suppress_health_check=list(HealthCheck),
 )
 def test_generated_requests_get_no_5xx_and_replies_match_the_schema(case):
-    requests_made[f"{case.operation.method.upper()} {case.operation.path}"] += 1
-    case.call_and_validate(checks=CHECKS)
+    route = f"{case.operation.method.upper()} {case.operation.path}"
+    requests_made[route] += 1
+    case.call_and_validate(checks=[c for c in CHECKS if c is not UNEXPRESSIBLE.get(route)])
 
 
 def test_the_run_covered_every_route_with_enough_requests(request: pytest.FixtureRequest):

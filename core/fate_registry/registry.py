@@ -27,6 +27,9 @@ from .store import ReadinessProbe, Store, Timeouts, create_engine
 
 if TYPE_CHECKING:
     from .dispatch import Dispatcher
+    from .grants import Grants
+    from .keys import SiteKeys
+    from .nonces import Nonces
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +90,27 @@ class Registry:
         from .dispatch import Dispatcher  # the plugin framework loads on first use
 
         return Dispatcher(self)
+
+    @cached_property
+    def keys(self) -> SiteKeys:
+        """Site keys of the ``rsa`` plugin: ``reg.keys.generate("9999")``."""
+        from .keys import SiteKeys
+
+        return SiteKeys(self)
+
+    @cached_property
+    def grants(self) -> Grants:
+        """Permission grants of the ``grants`` plugin: ``reg.grants.grant("10000", ...)``."""
+        from .grants import Grants
+
+        return Grants(self)
+
+    @cached_property
+    def nonces(self) -> Nonces:
+        """Nonces seen within their window (replay protection of ``hmac`` and ``rsa``)."""
+        from .nonces import Nonces
+
+        return Nonces(self)
 
     def __enter__(self) -> Registry:
         return self
@@ -232,6 +256,10 @@ class Registry:
             log.warning("could not read the registry's revision: %s", type(exc).__name__)
         finally:
             self._refreshing = False
+
+    def changed(self) -> None:
+        """Called after a write of this process (keys and grants too): see it at once."""
+        self._invalidate()
 
     def _invalidate(self) -> None:
         """After our own write: drop the cache and read the new revision at once, so this

@@ -116,10 +116,22 @@ def ensure_current(engine: Engine, upgrade_empty: bool = True) -> None:
     if version is None and upgrade_empty:
         upgrade(engine)  # under the migration lock: a racing process finds it done
         return
+    if version is not None and upgrade_empty and _known(version):
+        # Another process may be migrating an empty database right now: MySQL's DDL commits as
+        # it goes, so its intermediate versions show. Read again once it holds the lock no more.
+        version = _current_under_lock(engine)
+        if version == head():
+            return
     raise SchemaOutOfDate(
         f"the registry database is at schema {version or 'none'}, this code needs {head()}: "
         "run `fate-registry db upgrade`"
     )
+
+
+def _current_under_lock(engine: Engine) -> str | None:
+    with engine.connect() as conn, _migration_lock(conn):
+        context = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE})
+        return context.get_current_revision()
 
 
 def _known(version: str) -> bool:

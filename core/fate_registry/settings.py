@@ -158,6 +158,98 @@ class HooksSettings(BaseModel):
         return settings
 
 
+# -- the built-in local plugins (docs/plugins.md, one section each) ----------------------------
+
+
+class HmacSettings(BaseModel):
+    """The ``hmac`` client_authentication plugin. Env: FATE_REGISTRY_HMAC__<FIELD>."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    app_keys: dict[str, list[SecretStr]] = Field(
+        default_factory=dict,
+        description="per APP_KEY, its secrets (several while one is being rotated); empty: the "
+        "plugin has no opinion",
+    )
+    window: float = Field(
+        default=60.0, ge=1, le=3600, description="seconds a TIMESTAMP may be from the clock"
+    )
+    nonce_store: Literal["database", "memory"] = Field(
+        default="database",
+        description="where seen NONCEs are kept: the registry database (every node shares "
+        "them) or this process only",
+    )
+
+    @field_validator("app_keys", mode="before")
+    @classmethod
+    def _one_secret_or_many(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: [v] if isinstance(v, str) else v for k, v in value.items()}
+        return value
+
+    @field_validator("app_keys")
+    @classmethod
+    def _non_empty(cls, value: dict[str, list[SecretStr]]) -> dict[str, list[SecretStr]]:
+        for app_key, secrets in value.items():
+            if not 0 < len(app_key) <= 64 or not app_key.isascii() or not app_key.isprintable():
+                raise ValueError("an app key must be 1 to 64 printable ASCII characters")
+            if not secrets or any(not s.get_secret_value().isascii() for s in secrets):
+                raise ValueError(f"app key {app_key!r} needs one or more ASCII secrets")
+        return value
+
+
+SiteScheme = Literal["v1", "v2"]
+
+
+def _both_schemes() -> list[SiteScheme]:
+    return ["v1", "v2"]
+
+
+class RsaSettings(BaseModel):
+    """The ``rsa`` signature and site_authentication plugin. Env: FATE_REGISTRY_RSA__<FIELD>."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = Field(default=False, description="sign and verify site requests")
+    party_id: str | None = Field(
+        default=None, description="this site's party id: a src_party_id of 0 means it"
+    )
+    key_passphrase: SecretStr | None = Field(
+        default=None, description="encrypts private keys stored in the database"
+    )
+    scheme: SiteScheme = Field(
+        default="v1",
+        description="how signature signs: v1 is FATE's, v2 the stronger scheme (opt-in)",
+    )
+    accept: Annotated[list[SiteScheme], NoDecode] = Field(
+        default_factory=_both_schemes,
+        description="schemes site_authentication accepts",
+    )
+    tolerance: float = Field(
+        default=60.0, ge=1, le=3600, description="seconds a v2 timestamp may be from the clock"
+    )
+
+    @field_validator("party_id", mode="before")
+    @classmethod
+    def _party_string(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+    @field_validator("accept", mode="before")
+    @classmethod
+    def _comma_list(cls, value: Any) -> Any:
+        return _names_list(value)
+
+
+class GrantsSettings(BaseModel):
+    """The ``grants`` permission plugin. Env: FATE_REGISTRY_GRANTS__<FIELD>."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = Field(default=False, description="decide permission from the grants")
+    components: bool = Field(default=True, description="check the job's components")
+    datasets: bool = Field(default=True, description="check the job's datasets")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="FATE_REGISTRY_",
@@ -227,6 +319,11 @@ class Settings(BaseSettings):
     hooks: HooksSettings = Field(
         default_factory=HooksSettings, description="chains and policies of the capabilities"
     )
+
+    # Built-in local plugins (issue: hmac, rsa, grants)
+    hmac: HmacSettings = Field(default_factory=HmacSettings, description="the hmac plugin")
+    rsa: RsaSettings = Field(default_factory=RsaSettings, description="the rsa plugin")
+    grants: GrantsSettings = Field(default_factory=GrantsSettings, description="the grants plugin")
 
     @field_validator("admin_tokens", "allowed_hosts", "trusted_hosts", mode="before")
     @classmethod

@@ -13,7 +13,7 @@ from .. import __name__ as package_name
 from ..errors import RegistryUnavailable
 from ..registry import Registry
 from ..settings import Settings, load_settings
-from . import errors, gateway, v1, v2
+from . import errors, gateway, management, v1, v2
 from .guard import HostRules
 from .hosts import HostCheck, trusted_hosts
 from .loops import LoopGuard
@@ -53,6 +53,7 @@ def create_app(registry: Registry, settings: Settings) -> FastAPI:
     gateway.install(app)  # first, as the busiest routes: /v1/hook/*, /metrics, and the seam
     app.include_router(v1.router)
     app.include_router(v2.router)
+    app.include_router(management.router)  # FATE Flow 1.11's /v1/key/*, /v1/permission/*
 
     @app.get(
         "/healthz",

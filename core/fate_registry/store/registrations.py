@@ -7,13 +7,12 @@ upserts from many processes at once end with one row per name and no error or de
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Insert, delete, func, select, update
-from sqlalchemy.dialects import mysql, postgresql, sqlite
+from sqlalchemy import Connection, Engine, delete, func, select
 
 from ..errors import Conflict, ServerNotFound, ServiceNotFound
 from ..models import (
@@ -24,7 +23,7 @@ from ..models import (
     ServiceRegistration,
     base_url,
 )
-from .failures import reported
+from . import transactions
 from .tables import revision_t, servers_t, services_t
 
 
@@ -38,44 +37,21 @@ class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.dialect = engine.dialect.name
-        self._upsert_server = self._upsert(servers_t, ["name"])
-        self._upsert_service = self._upsert(services_t, ["server_name", "name"])
+        self._upsert_server = transactions.upsert(self.dialect, servers_t, ["name"])
+        self._upsert_service = transactions.upsert(
+            self.dialect, services_t, ["server_name", "name"]
+        )
 
     # -- transactions ---------------------------------------------------------------------
 
     # A database that cannot be used raises RegistryUnavailable (failures.py), whichever
-    # statement, commit or checkout met it.
+    # statement, commit or checkout met it: transactions.py reports it for every aggregate.
 
-    @contextmanager
-    def _write(self) -> Iterator[Connection]:
-        with reported(self.engine), self.engine.connect() as conn:
-            conn.execution_options(fate_registry_write=True)
-            with conn.begin():
-                conn.execute(
-                    update(revision_t)
-                    .where(revision_t.c.id == 1)
-                    .values(value=revision_t.c.value + 1)
-                )
-                yield conn
+    def _write(self) -> AbstractContextManager[Connection]:
+        return transactions.write(self.engine)
 
-    @contextmanager
-    def _read(self) -> Iterator[Connection]:
-        with reported(self.engine), self.engine.connect() as conn, conn.begin():
-            yield conn
-
-    def _upsert(self, table: Any, keys: list[str]) -> Insert:
-        """INSERT, or UPDATE every column but the keys and created_at when the keys exist."""
-        changing = [c.name for c in table.columns if c.name not in keys and c.name != "created_at"]
-        if self.dialect == "mysql":
-            stmt = mysql.insert(table)
-            upsert: Insert = stmt.on_duplicate_key_update({c: stmt.inserted[c] for c in changing})
-            return upsert
-        dialect = postgresql if self.dialect == "postgresql" else sqlite
-        stmt = dialect.insert(table)
-        upsert = stmt.on_conflict_do_update(
-            index_elements=keys, set_={c: stmt.excluded[c] for c in changing}
-        )
-        return upsert
+    def _read(self) -> AbstractContextManager[Connection]:
+        return transactions.read(self.engine)
 
     # -- writes -----------------------------------------------------------------------------
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column
+from sqlalchemy import JSON, BigInteger, Column, Text
 from sqlmodel import Field, SQLModel
 
 metadata = SQLModel.metadata
@@ -46,6 +46,48 @@ class RevisionRow(SQLModel, table=True):
     value: int = Field(sa_type=BigInteger)
 
 
+class SiteKeyRow(SQLModel, table=True):
+    """A site's RSA key: a public key as PEM; a private key only encrypted (PKCS#8 PEM under the
+    configured passphrase) or as the path of a file, never in clear."""
+
+    __tablename__ = "fr_site_key"
+
+    party_id: str = Field(primary_key=True, max_length=64)
+    kind: str = Field(primary_key=True, max_length=16)  # public, private
+    storage: str = Field(max_length=16)  # pem, encrypted, file
+    material: str = Field(sa_type=Text)
+    fingerprint: str = Field(max_length=64)  # SHA-256 of the public key (DER), hex
+    created_at: datetime
+    updated_at: datetime
+
+
+class GrantRow(SQLModel, table=True):
+    """One permission entry: a party may (or, with effect deny, may not) use a component or a
+    dataset, optionally only in one role."""
+
+    __tablename__ = "fr_grant"
+
+    party_id: str = Field(primary_key=True, max_length=64)  # or "*": every party
+    kind: str = Field(primary_key=True, max_length=16)  # component, dataset
+    value: str = Field(primary_key=True, max_length=255)  # "reader", "ns:name", "ns:*", "*"
+    role: str = Field(primary_key=True, max_length=16)  # guest, host, arbiter or "*"
+    effect: str = Field(max_length=5)  # allow, deny
+    created_at: datetime
+
+
+class NonceRow(SQLModel, table=True):
+    """A nonce seen within its window, kept until ``expires_at`` (ms since the epoch)."""
+
+    __tablename__ = "fr_nonce"
+
+    scope: str = Field(primary_key=True, max_length=80)  # "hmac:<app key>", "rsa:<party>"
+    nonce: str = Field(primary_key=True, max_length=128)
+    expires_at: int = Field(sa_type=BigInteger, index=True)
+
+
 servers_t = ServerRow.__table__  # type: ignore[attr-defined]
 services_t = ServiceRow.__table__  # type: ignore[attr-defined]
 revision_t = RevisionRow.__table__  # type: ignore[attr-defined]
+site_keys_t = SiteKeyRow.__table__  # type: ignore[attr-defined]
+grants_t = GrantRow.__table__  # type: ignore[attr-defined]
+nonces_t = NonceRow.__table__  # type: ignore[attr-defined]
