@@ -10,16 +10,16 @@ from typing import Any
 
 import pytest
 import requests
+from fate_client_support import (
+    as_fate_flow_forwards,
+    flow_sdk_base,
+    signed_by_fate_client,
+)
 
 from fate_registry import Registry, Settings
 from fate_registry.dispatch import Dispatcher
 from fate_registry.plugins import build_plugin_manager
 from fate_registry_hmac import HmacAuth
-from tests.fate_client_support import (
-    as_fate_flow_forwards,
-    flow_sdk_base,
-    signed_by_fate_client,
-)
 
 APP_KEY, SECRET = "fate-flow-client", "a-secret-of-the-client"
 KEYS = {APP_KEY: [SECRET], "other-app": ["old-secret", "new-secret"]}

@@ -12,10 +12,9 @@ import requests
 from click.testing import CliRunner
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-
-from tests.fate_client_support import flow_sdk_base
-from tests.http_support import client_for
-from tests.serve_support import start_serve
+from fate_client_support import flow_sdk_base
+from http_support import client_for
+from serve_support import start_serve
 
 TOKEN = "management-test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -183,7 +182,7 @@ def test_fate_clients_flow_commands_change_what_the_plugins_decide(tmp_path: Pat
         "FATE_REGISTRY_RSA__ENABLED": "true",
         "FATE_REGISTRY_LOAD_PLUGINS": "hmac,grants,rsa",
     }
-    from tests.test_rsa_plugin import BODY, FateSite
+    from test_rsa_plugin import BODY, FateSite
 
     peer = FateSite()
     grant_conf = tmp_path / "grant.json"
