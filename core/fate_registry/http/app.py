@@ -46,6 +46,7 @@ def create_app(registry: Registry, settings: Settings) -> FastAPI:
 
     _document_security(app)
     errors.install(app)
+    app.add_middleware(gateway.HookGateway)  # innermost: after the checks below
     app.add_middleware(BodyGuard)
     app.add_middleware(LoopGuard)  # before the body is read
     app.add_middleware(HostCheck, rules=trusted_hosts(settings))

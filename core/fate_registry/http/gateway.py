@@ -16,6 +16,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel, Field, ValidationError
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..capabilities import (
     ClientAuthenticationRequest,
@@ -27,6 +28,7 @@ from ..dispatch import Dispatcher, Outcome
 from ..logsafe import printable
 from ..registry import Registry
 from ..settings import Settings
+from .errors import APIError, error_reply, problems_message, validation_problems
 from .security import Action, authorize, read_access
 
 log = logging.getLogger("fate_registry.http")
@@ -77,22 +79,36 @@ router = APIRouter(
 )
 
 # Every call FATE Flow serves runs client authentication through here, so the path is kept
-# short (see docs/performance.md): a route reads and validates its body itself in one pass
-# (pydantic's JSON parser) instead of through FastAPI's dependency solving, checks access
-# with one direct call, and writes its reply without a response-model round trip. A cached
-# decision is answered on the event loop; an uncached one waits for the capability's worker
-# thread without holding a thread of the server's own. The OpenAPI document still shows each
-# route's request and reply models.
+# short (see docs/performance.md). HookGateway, an ASGI layer inside the body checks, answers
+# POST /v1/hook/<capability> itself: FastAPI's routing and dependency machinery cost about as
+# much as the rest of a cached decision. It validates the body in one pass (pydantic's JSON
+# parser), checks access with one direct call, and writes its reply without a response-model
+# round trip. A cached decision is answered on the event loop; an uncached one waits for the
+# capability's worker thread without holding a thread of the server's own. The FastAPI routes
+# below answer the same way: they document the gateway in /openapi.json and serve whatever
+# HookGateway passes on (a wrong method gets FastAPI's 405).
+
+REQUEST_MODELS: dict[str, type[BaseModel]] = {
+    "client_authentication": ClientAuthenticationRequest,
+    "signature": SignatureRequest,
+    "site_authentication": SiteAuthenticationRequest,
+    "permission": PermissionRequest,
+}
+PATHS = {f"/v1/hook/{capability}": capability for capability in REQUEST_MODELS}
 
 
-async def _decide(request: Request, capability: str, model: type[BaseModel]) -> Response:
-    await _gateway_access(request)
+async def _decide(request: Request, capability: str) -> Response:
+    """The reply to a gateway request: the decision, or a refusal before any (HTTP 200)."""
     try:
-        body = model.model_validate_json(await request.body())
-    except ValidationError as exc:  # answered like FastAPI's own validation errors
-        raise RequestValidationError(
-            [{**error, "loc": ("body", *error["loc"])} for error in exc.errors()]
-        ) from None
+        await _gateway_access(request)
+        try:
+            body = REQUEST_MODELS[capability].model_validate_json(await request.body())
+        except ValidationError as exc:  # worded like FastAPI's own validation errors
+            errors = [{**error, "loc": ("body", *error["loc"])} for error in exc.errors()]
+            problems = validation_problems(RequestValidationError(errors))
+            return error_reply(request, 400, problems_message(problems))
+    except APIError as exc:
+        return error_reply(request, exc.status, exc.message, exc.headers)
     outcome = await _dispatcher(request).decide_async(capability, body)
     reply: dict[str, Any] = {
         "code": outcome.code,
@@ -105,6 +121,21 @@ async def _decide(request: Request, capability: str, model: type[BaseModel]) -> 
     if capability == "signature":
         reply["data"] = reply["site_signature"] = outcome.signature
     return Response(json.dumps(reply, ensure_ascii=False), media_type="application/json")
+
+
+class HookGateway:
+    """Answer ``POST /v1/hook/<capability>`` without going through FastAPI's router."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        capability = PATHS.get(scope["path"]) if scope["type"] == "http" else None
+        if capability is None or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        response = await _decide(Request(scope, receive), capability)
+        await response(scope, receive, send)
 
 
 def _documented(model: type[BaseModel]) -> dict[str, Any]:
@@ -125,7 +156,7 @@ def _documented(model: type[BaseModel]) -> dict[str, Any]:
     openapi_extra=_documented(ClientAuthenticationRequest),
 )
 async def client_authentication(request: Request) -> Response:
-    return await _decide(request, "client_authentication", ClientAuthenticationRequest)
+    return await _decide(request, "client_authentication")
 
 
 @router.post(
@@ -135,7 +166,7 @@ async def client_authentication(request: Request) -> Response:
     openapi_extra=_documented(SignatureRequest),
 )
 async def signature(request: Request) -> Response:
-    return await _decide(request, "signature", SignatureRequest)
+    return await _decide(request, "signature")
 
 
 @router.post(
@@ -145,7 +176,7 @@ async def signature(request: Request) -> Response:
     openapi_extra=_documented(SiteAuthenticationRequest),
 )
 async def site_authentication(request: Request) -> Response:
-    return await _decide(request, "site_authentication", SiteAuthenticationRequest)
+    return await _decide(request, "site_authentication")
 
 
 @router.post(
@@ -155,7 +186,7 @@ async def site_authentication(request: Request) -> Response:
     openapi_extra=_documented(PermissionRequest),
 )
 async def permission(request: Request) -> Response:
-    return await _decide(request, "permission", PermissionRequest)
+    return await _decide(request, "permission")
 
 
 metrics_router = APIRouter(tags=["health"])

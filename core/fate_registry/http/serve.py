@@ -106,11 +106,26 @@ def check_trusted_hosts(settings: Settings) -> None:
         )
 
 
+class LineFormatter(logging.Formatter):
+    """uvicorn's look (``INFO:     message``) without its per-record colour handling, which
+    costs about as much again as the rest of a log line: the access log writes one per
+    request, and the decision log one per decision."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        return f"{record.levelname + ':':<9} {record.message}"
+
+
 def log_config(level: str = "info") -> dict[str, Any]:
-    """uvicorn's logging, with our loggers (the access log among them) on its handler."""
+    """uvicorn's logging, and our loggers (the access log among them) on stderr as well."""
     config = copy.deepcopy(LOGGING_CONFIG)
+    config["formatters"]["fate_registry"] = {"()": LineFormatter}
+    config["handlers"]["fate_registry"] = {
+        "formatter": "fate_registry",
+        "class": "logging.StreamHandler",
+        "stream": "ext://sys.stderr",
+    }
     config["loggers"]["fate_registry"] = {
-        "handlers": ["default"],
+        "handlers": ["fate_registry"],
         "level": level.upper(),
         "propagate": False,
     }
