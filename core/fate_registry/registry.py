@@ -26,6 +26,7 @@ from .settings import Settings, load_settings
 from .store import Store, create_engine
 
 if TYPE_CHECKING:
+    from .apireader import ApiReader
     from .dispatch import Dispatcher
 
 log = logging.getLogger(__name__)
@@ -78,6 +79,13 @@ class Registry:
         from .dispatch import Dispatcher  # the plugin framework loads on first use
 
         return Dispatcher(self)
+
+    def api_reader(self, server: str | None = None) -> ApiReader:
+        """Fetch features from the ApiReader services of ``server``, through ``hooks``:
+        ``reg.api_reader("THIRD").fetch(ids, "features.csv")``."""
+        from .apireader import ApiReader
+
+        return ApiReader(self.hooks, server)
 
     def __enter__(self) -> Registry:
         return self
