@@ -127,7 +127,7 @@ def test_an_upload_refused_names_the_upload_step_with_the_service_message(
 
 def test_a_download_cut_names_the_download_step(registry: Registry, out: Path) -> None:
     registry.register_service("THIRD", "download", "/download-cut")
-    with pytest.raises(FetchFailed, match="download cut after .* of 100000 bytes") as e:
+    with pytest.raises(FetchFailed, match=r"download cut after .* of 100000 bytes") as e:
         reader(registry, Statuses("success")).fetch(["1"], out / "f.csv", sleep=lambda _: None)
     assert e.value.step == "download"
     assert list(out.iterdir()) == []

@@ -209,7 +209,7 @@ def test_download_cut_mid_stream_is_an_error_and_leaves_no_file(
 
 def test_download_refused_carries_the_service_message(registry: Registry, out: Path) -> None:
     registry.register_service("THIRD", "download", "/download-refused")
-    with pytest.raises(HookFailed, match="HTTP 409.*code 102: job is running, not finished"):
+    with pytest.raises(HookFailed, match=r"HTTP 409.*code 102: job is running, not finished"):
         dispatcher(registry).download(
             {"job_id": "42", "destination": out / "f.csv"}, server_name="THIRD"
         )

@@ -79,7 +79,7 @@ def test_a_file_without_the_id_column_is_refused_naming_its_header(tmp_path: Pat
 
 
 def test_a_missing_file_is_refused_naming_it(tmp_path: Path) -> None:
-    with pytest.raises(InvalidIds, match="nope.csv.*No such file"):
+    with pytest.raises(InvalidIds, match=r"nope\.csv.*No such file"):
         Ids(tmp_path / "nope.csv")
 
 
