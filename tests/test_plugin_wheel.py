@@ -149,6 +149,7 @@ def test_load_plugins_selects_by_name_or_distribution(fresh_env: FreshEnv) -> No
             "broken": "not selected",
             "example": "loaded",
             "http": "not selected",
+            "localfeatures": "not selected",
         }
 
 
