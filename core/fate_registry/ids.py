@@ -8,6 +8,7 @@ ever made and memory does not grow with their number.
 from __future__ import annotations
 
 import csv
+import itertools
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -15,6 +16,7 @@ from pathlib import Path
 from .errors import RegistryError
 
 CHUNK = 1 << 20  # bytes per chunk of the id file
+MAX_BATCH = 1 << 16  # ids taken from the source at once
 
 
 class InvalidIds(RegistryError, ValueError):
@@ -97,16 +99,16 @@ class Ids:
         header = f"{self.id_column}\n".encode()
         self._count(len(header))
         yield header
-        batch: list[str] = []
+        pending: list[bytes] = []
         held = 0
-        for item in self._ids():
-            batch.append(item)
-            held += len(item) + 1
+        for _, data in self._batches(size // 4):
+            pending.append(data)
+            held += len(data)
             if held >= size:
-                yield self._encode(batch)
-                batch, held = [], 0
-        if batch:
-            yield self._encode(batch)
+                yield self._counted(b"".join(pending))
+                pending, held = [], 0
+        if pending:
+            yield self._counted(b"".join(pending))
 
     def __iter__(self) -> Iterator[str]:
         """The ids as strings (for plugins that serve features themselves)."""
@@ -119,11 +121,9 @@ class Ids:
                     if text := line.decode().rstrip("\r\n"):
                         yield text
             return
-        for item in self._ids():
-            if not item or "\n" in item or "\r" in item:
-                _refuse([item])
-            self._count(len(item.encode()) + 1)
-            yield item
+        for batch, data in self._batches(CHUNK // 4):
+            self._counted(data)
+            yield from batch
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -133,15 +133,22 @@ class Ids:
                 raise InvalidIds(f"{self!r} was already read: ids are read once")
             self._used = True
 
-    def _ids(self) -> Iterator[str]:
-        if self._iterable is not None:
-            for item in self._iterable:
-                if not isinstance(item, str):
-                    raise InvalidIds(
-                        f"ids must be strings, got a {type(item).__name__}: {item!r:.40}"
-                    )
-                yield item
-            return
+    def _batches(self, target: int) -> Iterator[tuple[list[str], bytes]]:
+        """The ids in lists of about ``target`` bytes, checked, with their lines. A list's
+        length follows the ids' size, so a slow source yields its first ids soon and a fast
+        one is handled thousands of ids per Python step."""
+        items = iter(self._iterable) if self._iterable is not None else self._picked()
+        count = 16
+        while batch := list(itertools.islice(items, count)):
+            if not all(map(isinstance, batch, itertools.repeat(str))):
+                bad = next(item for item in batch if not isinstance(item, str))
+                raise InvalidIds(f"ids must be strings, got a {type(bad).__name__}: {bad!r:.40}")
+            data = _lines(batch)
+            yield batch, data
+            count = max(1, min(MAX_BATCH, count * target // len(data)))
+
+    def _picked(self) -> Iterator[str]:
+        """The id column of a CSV file with several columns."""
         assert self.path is not None
         with self.path.open(encoding="utf-8-sig", newline="") as file:
             rows = csv.reader(file)
@@ -153,12 +160,7 @@ class Ids:
                     raise InvalidIds(f"ids file {str(self.path)!r}, line {line}: no id column")
                 yield row[self._column]
 
-    def _encode(self, batch: list[str]) -> bytes:
-        """The lines of ``batch``, checked at C speed: a bad id shows in the joined text."""
-        text = "\n".join(batch)
-        if text.count("\n") != len(batch) - 1 or "\r" in text or not all(batch):
-            _refuse(batch)
-        data = text.encode() + b"\n"
+    def _counted(self, data: bytes) -> bytes:
         self._count(len(data))
         return data
 
@@ -166,6 +168,22 @@ class Ids:
         self.sent += size
         if self.progress is not None:
             self.progress(self.sent)
+
+
+def _lines(batch: list[str]) -> bytes:
+    """``batch`` one per line, checked at C speed: an empty id or one with a line break shows
+    in the joined text."""
+    text = "\n".join(batch)
+    if (
+        text.count("\n") != len(batch) - 1
+        or "\r" in text
+        or "\n\n" in text
+        or text.startswith("\n")
+        or text.endswith("\n")
+        or not text
+    ):
+        _refuse(batch)
+    return text.encode() + b"\n"
 
 
 def _refuse(batch: list[str]) -> None:

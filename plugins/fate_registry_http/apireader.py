@@ -172,7 +172,7 @@ def download(
         try:
             with os.fdopen(fd, "wb") as out:
                 try:
-                    for chunk in iter_body(context, service, response):
+                    for chunk in iter_body(context, service, response, chunk_size=CHUNK):
                         if context.cancelled.is_set():
                             raise ServiceError(service, "download cancelled")
                         out.write(chunk)
