@@ -97,7 +97,9 @@ def test_retry_after_sets_the_next_pause(registry: Registry, out: Path) -> None:
 
 
 def test_a_failed_job_names_the_wait_step_and_leaves_no_file(registry: Registry, out: Path) -> None:
-    with pytest.raises(FetchFailed, match="job 'job-42' failed: the service says 'ERROR'") as e:
+    with pytest.raises(
+        FetchFailed, match="waiting for job 'job-42': the job failed, the service says 'ERROR'"
+    ) as e:
         reader(registry, Statuses("running", "ERROR")).fetch(
             ["1"], out / "f.csv", sleep=lambda _: None
         )

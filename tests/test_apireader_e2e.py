@@ -108,7 +108,9 @@ def faulty(registry: Registry) -> Iterator[str]:
 
 def test_job_failing(registry: Registry, faulty: str, out: Path) -> None:
     registry.register_service(faulty, "query", "/query-word/data/FAILED")
-    with pytest.raises(FetchFailed, match="job 'job-42' failed: the service says 'FAILED'") as e:
+    with pytest.raises(
+        FetchFailed, match="waiting for job 'job-42': the job failed, the service says 'FAILED'"
+    ) as e:
         registry.api_reader(faulty).fetch(["u1"], out / "f.csv", first_poll=0.05)
     assert e.value.step == "wait"
     assert list(out.iterdir()) == []

@@ -179,7 +179,9 @@ class ApiReader:
             waited = time.monotonic() - started
             if waited >= timeout:
                 raise FetchFailed(
-                    "wait", f"job {job!r} still running after {timeout:g} s (timeout)", job
+                    "wait",
+                    f"waiting for job {job!r}: still running after {timeout:g} s (timeout)",
+                    job,
                 )
             sleep(min(pause, timeout - waited))
             try:
@@ -201,7 +203,10 @@ class ApiReader:
                 return
             if status.status == "failed":
                 raise FetchFailed(
-                    "wait", f"job {job!r} failed: the service says {status.raw_status!r}", job
+                    "wait",
+                    f"waiting for job {job!r}: the job failed, the service says "
+                    f"{status.raw_status!r}",
+                    job,
                 )
             if status.retry_after is not None:
                 pause = status.retry_after  # the service knows best; backoff resumes after

@@ -121,6 +121,7 @@ class Ids:
                     if text := line.decode().rstrip("\r\n"):
                         yield text
             return
+        self._count(len(self.id_column) + 1)  # the header line, as chunks() counts it
         for batch, data in self._batches(CHUNK // 4):
             self._counted(data)
             yield from batch
