@@ -182,6 +182,64 @@ def callback_app() -> FastAPI:
 
         return StreamingResponse(rows(), media_type="text/csv")
 
+    @app.post("/upload-numeric/{where}")
+    async def upload_numeric(where: str, request: Request) -> dict[str, Any]:
+        """The job id as a number, under ``data`` or at the top level."""
+        await record(request)
+        return {"code": 0, "data": {"jobId": 42}} if where == "data" else {"code": 0, "jobId": 42}
+
+    @app.post("/query-word/{where}/{word}")
+    async def query_word(where: str, word: str, request: Request) -> dict[str, Any]:
+        """The status ``word`` as given, under ``data`` or at the top level."""
+        await record(request)
+        if where == "data":
+            return {"code": 0, "data": {"status": word}}
+        return {"code": 0, "status": word}
+
+    @app.post("/query-busy")
+    async def query_busy(request: Request) -> JSONResponse:
+        await record(request)
+        return JSONResponse(
+            {"code": 503, "msg": "busy"}, status_code=503, headers={"Retry-After": "7"}
+        )
+
+    @app.post("/query-later")
+    async def query_later(request: Request) -> JSONResponse:
+        await record(request)
+        body = {"code": 0, "data": {"status": "running"}}
+        return JSONResponse(body, headers={"Retry-After": "3"})
+
+    @app.post("/download-cut")
+    async def download_cut(request: Request) -> Response:
+        """Says 100,000 bytes, sends 10,000 and drops the connection."""
+        await record(request)
+
+        async def rows() -> Any:
+            yield b"id,x0\n" + b"1,0.5\n" * 1666
+            await asyncio.sleep(0.05)
+            raise ConnectionResetError("cut")
+
+        headers = {"content-length": "100000"}
+        return StreamingResponse(rows(), media_type="text/csv", headers=headers)
+
+    @app.post("/download-refused")
+    async def download_refused(request: Request) -> JSONResponse:
+        await record(request)
+        return JSONResponse({"code": 102, "msg": "job is running, not finished"}, status_code=409)
+
+    @app.post("/download-endless")
+    async def download_endless(request: Request) -> Response:
+        """A header, then a row every 50 ms for ever."""
+        await record(request)
+
+        async def rows() -> Any:
+            yield b"id,x0\n"
+            while True:
+                yield b"1,0.5\n"
+                await asyncio.sleep(0.05)
+
+        return StreamingResponse(rows(), media_type="text/csv")
+
     return app
 
 

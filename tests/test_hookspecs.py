@@ -134,12 +134,14 @@ def test_hook_upload(tmp_path: Path) -> None:
     class Plugin:
         @hookimpl
         def upload(self, request: UploadRequest) -> UploadAnswer:
-            ids = request.ids_path.read_text().splitlines()[1:]
-            return UploadAnswer(job_id=f"{request.job_id}-{len(ids)}")
+            ids = list(request.ids)  # read once, as strings
+            return UploadAnswer(job_id=f"{request.job_id}-{len(ids)}-{request.id_column}")
 
     ids = tmp_path / "ids"
     ids.write_text("id\na\nb\n")
-    assert dispatcher(Plugin()).upload({"ids_path": ids, "job_id": "j"}).job_id == "j-2"
+    assert dispatcher(Plugin()).upload({"ids": ids, "job_id": "j"}).job_id == "j-2-id"
+    from_iterable = {"ids": iter(["a"]), "id_column": "phone", "job_id": "j"}
+    assert dispatcher(Plugin()).upload(from_iterable).job_id == "j-1-phone"
 
 
 def test_hook_query() -> None:

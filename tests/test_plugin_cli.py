@@ -132,7 +132,11 @@ def test_call_of_apireader_prints_the_answer_the_plugin_and_the_time(
         as_json = run("call", "query", "--json-file", str(path), "--json")
     assert human.exit_code == 0, human.output
     lines = human.stdout.splitlines()
-    assert json.loads(lines[0]) == {"status": "success", "raw_status": "success"}
+    assert json.loads(lines[0]) == {
+        "status": "success",
+        "raw_status": "success",
+        "retry_after": None,
+    }
     assert lines[1].startswith("plugin: http; ") and lines[1].endswith(" ms")
     assert json.loads(as_json.stdout)["plugin"] == "http"
 

@@ -1,5 +1,6 @@
 """A plugin built into a wheel and installed into a fresh virtual environment: discovered,
-listed and called; a broken one listed as broken; the load and disable variables obeyed."""
+listed and called; a broken one listed as broken; the load and disable variables obeyed. The
+reference service too, installed from its wheel: its command, and ``fate-registry demo``."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "contrib" / "fate-registry-example"
 BROKEN = ROOT / "tests" / "data" / "fate-registry-broken"
+REFERENCE = ROOT / "contrib" / "fate-reference-service"
 PERMISSION = {"src_role": "guest", "src_party_id": "9999", "component_list": ["reader_0"]}
 PLUGIN_VARIABLES = (
     "FATE_REGISTRY_LOAD_PLUGINS",
@@ -45,7 +47,7 @@ class FreshEnv:
             text=True,
             env=environ,
             cwd=self.home,
-            timeout=60,
+            timeout=180,  # the demo starts two servers
         )
 
     def plugins(self, **env: str) -> dict[str, dict[str, object]]:
@@ -83,6 +85,7 @@ def fresh_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FreshEnv]:
         str(source),
         str(EXAMPLE),
         str(BROKEN),
+        str(REFERENCE),
         cwd=home,
     )
     venv.create(home / "venv", with_pip=True)
@@ -151,6 +154,7 @@ def test_load_plugins_selects_by_name_or_distribution(fresh_env: FreshEnv) -> No
             "grants": "not selected",
             "hmac": "not selected",
             "http": "not selected",
+            "localfeatures": "not selected",
             "rsa": "not selected",
         }
 
@@ -190,3 +194,19 @@ def test_the_example_plugin_own_test_passes() -> None:
         timeout=120,
     )
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_reference_service_installs_with_its_command(fresh_env: FreshEnv) -> None:
+    done = subprocess.run(
+        [str(fresh_env.bin / "fate-reference-service"), "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0 and "--registry" in done.stdout
+
+
+def test_the_demo_runs_from_the_wheels(fresh_env: FreshEnv) -> None:
+    done = fresh_env.run("demo", "--ids", "1000")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "download: 1,000 rows" in done.stdout and "permission: allow" in done.stdout

@@ -152,7 +152,13 @@ def test_a_name_matching_no_installed_plugin_is_an_error_naming_the_installed_on
 def test_distribution_names_match_however_they_are_spelled() -> None:
     for name in ("fate-registry", "fate_registry", "Fate.Registry"):
         manager = build_plugin_manager(load={name}, disable=set(), strict=True)
-        assert [info.name for info in manager.listing()] == ["grants", "hmac", "http", "rsa"]
+        assert [info.name for info in manager.listing()] == [
+            "grants",
+            "hmac",
+            "http",
+            "localfeatures",
+            "rsa",
+        ]  # all fate-registry's own
     with pytest.raises(UnknownPlugins, match=r"'fate-registy'.*installed: grants, hmac, http"):
         build_plugin_manager(load={"fate-registy"}, disable=set())
 

@@ -8,7 +8,7 @@ for ApiReader a job id, a status or a downloaded file; ``None`` means "no opinio
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -17,10 +17,13 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PlainSerializer,
     WithJsonSchema,
     model_validator,
 )
 from pydantic_core import CoreSchema, core_schema
+
+from .ids import Ids
 
 # FATE Flow 1.x return codes that the decisions use.
 SUCCESS = 0
@@ -261,15 +264,46 @@ def _only_role_of(party_id: Any, roles: Any) -> str | None:
 
 
 class UploadRequest(_Request):
-    """Ids to send to the feature service; it answers with a job id to poll."""
+    """Ids to send to the feature service; it answers with a job id to poll.
 
-    ids_path: Path = Field(
-        description="file with the id column name on its first line, then one id per line"
-    )
+    ``ids`` is an :class:`~fate_registry.ids.Ids`: read it once, as the bytes of FATE's id file
+    (``ids.chunks()``: the id column's name on the first line, then one id per line) or as
+    strings (``for id in ids``). Given as a mapping, ``ids`` may be a path or an iterable of
+    strings, with ``id_column`` beside it (default ``id``); ``ids_path`` is an older name.
+    """
+
+    model_config = ConfigDict(extra="ignore", frozen=True, arbitrary_types_allowed=True)
+
+    ids: Annotated[
+        Ids,
+        PlainSerializer(repr, return_type=str),
+        WithJsonSchema({"type": "string", "description": "path of the ids file"}),
+    ] = Field(description="the ids, read once (see Ids)")
     parameters: dict[str, Any] = Field(
         default_factory=dict, description="the job's feature filter (sent as `requestBody`)"
     )
     job_id: str = Field(description="FATE job id, sent with its MD5 as `sign`")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _ids_from_source(cls, value: Any) -> Any:
+        if not isinstance(value, Mapping):
+            return value
+        data = dict(value)
+        source = data.pop("ids", data.pop("ids_path", None))
+        id_column = data.pop("id_column", "id")
+        if source is not None and not isinstance(source, Ids):
+            try:
+                source = Ids(source, id_column=id_column)
+            except TypeError:
+                raise ValueError("ids must be a path or an iterable of strings") from None
+        if source is not None:
+            data["ids"] = source
+        return data
+
+    @property
+    def id_column(self) -> str:
+        return self.ids.id_column
 
 
 class QueryRequest(_Request):
@@ -279,10 +313,18 @@ class QueryRequest(_Request):
 
 
 class DownloadRequest(_Request):
-    """Fetch the features of a finished job into a file."""
+    """Fetch the features of a finished job into a file.
+
+    ``progress``, when given, is called as ``progress(bytes, rows)`` while the file grows.
+    """
+
+    model_config = ConfigDict(extra="ignore", frozen=True, arbitrary_types_allowed=True)
 
     job_id: str = Field(description="the job id `upload` returned")
     destination: Path = Field(description="where the features go; written atomically")
+    progress: Callable[[int, int], None] | None = Field(
+        default=None, exclude=True, description="called with (bytes, rows) as the file grows"
+    )
 
 
 # -- answers ---------------------------------------------------------------------------------
@@ -332,6 +374,9 @@ class QueryAnswer(BaseModel):
 
     status: JobStatus
     raw_status: str = Field(description="the status word exactly as the service gave it")
+    retry_after: float | None = Field(
+        default=None, ge=0, description="seconds the service asks to wait before the next query"
+    )
 
 
 class DownloadAnswer(BaseModel):
@@ -395,8 +440,15 @@ def signature_from_reply(reply: Any) -> Signature:
     return Signature(allowed=True, code=SUCCESS, message=message or "success", signature=signature)
 
 
+def job_status(raw: str) -> JobStatus:
+    """FATE Flow's reading of a status word: ``success`` and ``running`` in any case; any other
+    word is a failure."""
+    word = raw.strip().lower()
+    return "success" if word == "success" else "running" if word == "running" else "failed"
+
+
 def status_from_reply(reply: Any) -> QueryAnswer:
-    """A job status from ``{data: {status}}`` (FATE Flow) or ``{status}`` (published)."""
+    """A job status from ``{data: {status}}`` (FATE Flow) or ``{status}`` (published), any case."""
     code, message = callback_reply(reply)
     if code != SUCCESS:
         raise ValueError(f"query answered code {code}: {message}")
@@ -406,19 +458,21 @@ def status_from_reply(reply: Any) -> QueryAnswer:
         raw = reply.get("status")
     if not isinstance(raw, str):
         raise ValueError("reply has no status string in 'data.status' or 'status'")
-    status: JobStatus = (
-        "success" if raw == "success" else "running" if raw == "running" else "failed"
-    )
-    return QueryAnswer(status=status, raw_status=raw)
+    return QueryAnswer(status=job_status(raw), raw_status=raw)
 
 
 def job_id_from_reply(reply: Any) -> UploadAnswer:
-    """The job id from ``{code: 0, data: {jobId}}``; a non-zero code is an error, not ignored."""
+    """The job id from ``{code: 0, data: {jobId}}`` or ``{code: 0, jobId}``, a string or a
+    number; a non-zero code is an error carrying the service's message, not ignored."""
     code, message = callback_reply(reply)
     if code != SUCCESS:
-        raise ValueError(f"upload answered code {code}: {message}")
+        raise ValueError(f"upload refused with code {code}: {message or '(no message)'}")
     data = reply.get("data")
     job_id = data.get("jobId") if isinstance(data, dict) else None
+    if job_id is None:
+        job_id = reply.get("jobId")
+    if isinstance(job_id, float) and job_id.is_integer():
+        job_id = int(job_id)
     if not isinstance(job_id, str | int) or isinstance(job_id, bool) or job_id == "":
-        raise ValueError("reply has no job id in 'data.jobId'")
+        raise ValueError("reply has no job id in 'data.jobId' or 'jobId'")
     return UploadAnswer(job_id=str(job_id))

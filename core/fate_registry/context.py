@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -21,6 +22,8 @@ class HookContext:
 
     ``deadline`` is a ``time.monotonic()`` instant: a plugin that does I/O must finish by then
     (the dispatcher stops waiting for it at that instant and applies the failure policy).
+    ``cancelled`` is set when the dispatcher stops waiting (the deadline passed, or its caller
+    was interrupted, e.g. by Ctrl-C): a plugin doing long I/O checks it and cleans up.
     """
 
     capability: str
@@ -30,6 +33,7 @@ class HookContext:
     decision_id: str
     server_name: str = "HOOK"
     signing_secret: str | None = field(default=None, repr=False)
+    cancelled: threading.Event = field(default_factory=threading.Event, repr=False, compare=False)
 
     def remaining(self) -> float:
         """Seconds left before the deadline (never negative)."""

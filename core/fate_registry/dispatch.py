@@ -12,7 +12,7 @@ import os
 import time
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import asdict, dataclass, replace
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -57,6 +57,9 @@ DENY_CODES = {"permission": PERMISSION_ERROR}
 _ID_PREFIX = os.urandom(3).hex()
 _ids = itertools.count(1)
 A = TypeVar("A", bound=BaseModel)
+# Seconds an ApiReader call whose wait ended early (deadline, Ctrl-C) gets to clean up (its
+# temporary file) before the caller goes on; decisions get none, their deadline is firm.
+CLEANUP_GRACE = 5.0
 
 
 class InvalidRequest(RegistryError, ValueError):
@@ -149,6 +152,15 @@ ANSWERS: dict[str, type[BaseModel]] = {
 
 
 @dataclass(frozen=True, slots=True)
+class Answer(Generic[A]):
+    """An ApiReader capability's answer, the plugin that gave it and the call's decision id."""
+
+    result: A
+    plugin: str
+    decision_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class _WorkerCall:
     """A plugin call for a worker thread."""
 
@@ -238,14 +250,20 @@ class Dispatcher:
     def permission(self, request: PermissionRequest | Mapping[str, Any]) -> Outcome:
         return self.decide("permission", request)
 
-    def upload(self, request: UploadRequest | Mapping[str, Any]) -> UploadAnswer:
-        return self._first_answer("upload", request, UploadAnswer)[0]
+    def upload(
+        self, request: UploadRequest | Mapping[str, Any], *, server_name: str | None = None
+    ) -> UploadAnswer:
+        return self._first_answer("upload", request, UploadAnswer, server_name).result
 
-    def query(self, request: QueryRequest | Mapping[str, Any]) -> QueryAnswer:
-        return self._first_answer("query", request, QueryAnswer)[0]
+    def query(
+        self, request: QueryRequest | Mapping[str, Any], *, server_name: str | None = None
+    ) -> QueryAnswer:
+        return self._first_answer("query", request, QueryAnswer, server_name).result
 
-    def download(self, request: DownloadRequest | Mapping[str, Any]) -> DownloadAnswer:
-        return self._first_answer("download", request, DownloadAnswer)[0]
+    def download(
+        self, request: DownloadRequest | Mapping[str, Any], *, server_name: str | None = None
+    ) -> DownloadAnswer:
+        return self._first_answer("download", request, DownloadAnswer, server_name).result
 
     # -- chains ---------------------------------------------------------------------------
 
@@ -417,7 +435,13 @@ class Dispatcher:
         if not isinstance(call, _WorkerCall):
             return call
         try:
-            answer = self._workers[pending.capability].call(call.function, call.args, call.timeout)
+            answer = self._workers[pending.capability].call(
+                call.function,
+                call.args,
+                call.timeout,
+                cancel=pending.context.cancelled,
+                grace=CLEANUP_GRACE if pending.capability in API_READER else 0.0,
+            )
         except BaseException as exc:
             return self._settle(pending, name, call.started, exc, None)
         return self._settle(pending, name, call.started, None, answer)
@@ -501,21 +525,41 @@ class Dispatcher:
     # -- ApiReader ------------------------------------------------------------------------
 
     def api_reader(
-        self, capability: str, request: BaseModel | Mapping[str, Any]
+        self,
+        capability: str,
+        request: BaseModel | Mapping[str, Any],
+        *,
+        server_name: str | None = None,
     ) -> tuple[BaseModel, str]:
         """Run an ApiReader ``capability``: its answer, and the name of the plugin that gave it."""
+        answer = self.answer(capability, request, server_name=server_name)
+        return answer.result, answer.plugin
+
+    def answer(
+        self,
+        capability: str,
+        request: BaseModel | Mapping[str, Any],
+        *,
+        server_name: str | None = None,
+    ) -> Answer[BaseModel]:
+        """Run an ApiReader ``capability``, its services on ``server_name`` (default: the
+        capability's ``server_name`` setting, else ``hooks.server_name``)."""
         if capability not in API_READER:
             raise InvalidRequest(f"{capability!r} is not ApiReader's; use one of {API_READER}")
-        return self._first_answer(capability, request, ANSWERS[capability])
+        return self._first_answer(capability, request, ANSWERS[capability], server_name)
 
     def _first_answer(
-        self, capability: str, request: BaseModel | Mapping[str, Any], answer_type: type[A]
-    ) -> tuple[A, str]:
+        self,
+        capability: str,
+        request: BaseModel | Mapping[str, Any],
+        answer_type: type[A],
+        server_name: str | None = None,
+    ) -> Answer[A]:
         started = time.monotonic()
         request = self._validated(capability, request)
         cfg = self.settings.capability(capability)
         decision_id = new_decision_id()
-        context = self._context(capability, cfg, decision_id, started)
+        context = self._context(capability, cfg, decision_id, started, server_name)
         pending = _Pending(capability, cfg, request, decision_id, started, context, None, None)
         for name, impl in self.chain(capability):
             answer = self._invoke(pending, name, impl)
@@ -526,7 +570,7 @@ class Dispatcher:
             log.info(
                 "%s %s by %s: %s", context.decision_id, capability, name, printable(str(answer))
             )
-            return answer, name
+            return Answer(answer, name, context.decision_id)
         chain = self._chain_names(capability)
         raise HookFailed(f"no plugin answered {capability} (chain: {chain})")
 
@@ -552,9 +596,14 @@ class Dispatcher:
             raise InvalidRequest(f"invalid {capability} request: {problems}") from None
 
     def _context(
-        self, capability: str, cfg: CapabilitySettings, decision_id: str, started: float
+        self,
+        capability: str,
+        cfg: CapabilitySettings,
+        decision_id: str,
+        started: float,
+        server_name: str | None = None,
     ) -> HookContext:
-        server = cfg.server_name or self.settings.server_name
+        server = server_name or cfg.server_name or self.settings.server_name
         secret = self.settings.signing_secrets.get(server.upper())
         return HookContext(
             capability=capability,
@@ -597,4 +646,12 @@ class Dispatcher:
             log.debug("decision %s request %s", outcome.decision_id, shown)
 
 
-__all__ = ["API_READER", "DECISIONS", "Dispatcher", "HookFailed", "InvalidRequest", "Outcome"]
+__all__ = [
+    "API_READER",
+    "DECISIONS",
+    "Answer",
+    "Dispatcher",
+    "HookFailed",
+    "InvalidRequest",
+    "Outcome",
+]

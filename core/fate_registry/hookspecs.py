@@ -90,10 +90,13 @@ def permission(context: HookContext, request: PermissionRequest) -> Decision | N
 def upload(context: HookContext, request: UploadRequest) -> UploadAnswer | None:
     """Send a job's ids to the feature service; answer the service's job id.
 
-    :param context: the call's registry, settings and deadline.
-    :param request: the ids file, the job's parameters and FATE's job id.
-    :return: an UploadAnswer, or ``None`` when this plugin does not serve uploads.
-        Raise on a failed upload (a non-zero code is never ignored). Never retried.
+    :param context: the call's registry, settings, deadline and server (``server_name``, the
+        server the caller asked for). Stop when ``context.cancelled`` is set.
+    :param request: the ids (``request.ids``, read once: ``ids.chunks()`` gives FATE's id file
+        as bytes, ``for id in ids`` the ids as strings), the job's parameters and FATE's job id.
+    :return: an UploadAnswer, or ``None`` when this plugin does not serve uploads (then it
+        must not have read the ids). Raise on a failed upload (a non-zero code is never
+        ignored). Never retried.
 
     Stops at first non-None result.
     """
@@ -103,9 +106,10 @@ def upload(context: HookContext, request: UploadRequest) -> UploadAnswer | None:
 def query(context: HookContext, request: QueryRequest) -> QueryAnswer | None:
     """Ask the feature service for a job's status (success, running or failed).
 
-    :param context: the call's registry, settings and deadline.
+    :param context: the call's registry, settings, deadline and server.
     :param request: the job id that ``upload`` answered.
-    :return: a QueryAnswer or ``None``.
+    :return: a QueryAnswer (``retry_after``: seconds the service asks to wait before the
+        next query, when it said) or ``None``.
 
     Stops at first non-None result.
     """
@@ -115,9 +119,12 @@ def query(context: HookContext, request: QueryRequest) -> QueryAnswer | None:
 def download(context: HookContext, request: DownloadRequest) -> DownloadAnswer | None:
     """Download a finished job's features to ``request.destination``, atomically.
 
-    :param context: the call's registry, settings and deadline.
-    :param request: the job id and the destination path.
-    :return: a DownloadAnswer (path, rows, bytes) or ``None``.
+    :param context: the call's registry, settings, deadline and server. When
+        ``context.cancelled`` is set, stop and remove the temporary file.
+    :param request: the job id, the destination path, and ``progress(bytes, rows)`` to call
+        as the file grows (when not None).
+    :return: a DownloadAnswer (path, rows, bytes) or ``None``. Write a temporary file beside
+        the destination and rename it: the destination never holds a partial file.
 
     Stops at first non-None result.
     """

@@ -26,6 +26,7 @@ from .settings import Settings, load_settings
 from .store import ReadinessProbe, Store, Timeouts, create_engine
 
 if TYPE_CHECKING:
+    from .apireader import ApiReader
     from .dispatch import Dispatcher
     from .grants import Grants
     from .keys import SiteKeys
@@ -111,6 +112,13 @@ class Registry:
         from .nonces import Nonces
 
         return Nonces(self)
+
+    def api_reader(self, server: str | None = None) -> ApiReader:
+        """Fetch features from the ApiReader services of ``server``, through ``hooks``:
+        ``reg.api_reader("THIRD").fetch(ids, "features.csv")``."""
+        from .apireader import ApiReader
+
+        return ApiReader(self.hooks, server)
 
     def __enter__(self) -> Registry:
         return self

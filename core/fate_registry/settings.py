@@ -91,7 +91,7 @@ CAPABILITY_DEFAULTS: dict[str, dict[str, Any]] = {
     "signature": {},
     "site_authentication": {},
     "permission": {},
-    "upload": {"cache": False, "retries": 0, "timeout": 30.0},
+    "upload": {"cache": False, "retries": 0, "timeout": 30.0, "budget": 120.0},
     "query": {"cache": False},
     "download": {"cache": False, "timeout": 30.0, "budget": 120.0},
 }

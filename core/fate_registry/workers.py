@@ -110,12 +110,30 @@ class Workers:
         self._queue.put(task)
         return task
 
-    def call(self, function: Callable[..., Any], args: tuple[Any, ...], timeout: float) -> Any:
-        """``function(*args)`` in a worker; raises DeadlineExceeded after ``timeout`` seconds."""
+    def call(
+        self,
+        function: Callable[..., Any],
+        args: tuple[Any, ...],
+        timeout: float,
+        *,
+        cancel: threading.Event | None = None,
+        grace: float = 0.0,
+    ) -> Any:
+        """``function(*args)`` in a worker; raises DeadlineExceeded after ``timeout`` seconds.
+
+        When the wait ends early (the deadline, or the caller interrupted, e.g. by Ctrl-C),
+        ``cancel`` is set and the call waits up to ``grace`` more seconds for ``function`` to
+        notice it and clean up (remove a temporary file), then raises.
+        """
         task = self.submit(function, args)
         assert task.done is not None
-        if not task.done.acquire(timeout=max(timeout, 0.0)):
-            task.abandoned = True  # a worker that has not started it yet skips it
+        try:
+            finished = task.done.acquire(timeout=max(timeout, 0.0))
+        except BaseException:  # interrupted while waiting
+            _give_up(task, cancel, grace)
+            raise
+        if not finished:
+            _give_up(task, cancel, grace)
             raise DeadlineExceeded(f"not finished after {timeout:.2f} s")
         return _outcome(task)
 
@@ -169,6 +187,14 @@ class Workers:
             if ran:
                 with contextlib.suppress(RuntimeError):  # a closed event loop: nobody waits
                     task.finish()
+
+
+def _give_up(task: _Task, cancel: threading.Event | None, grace: float) -> None:
+    task.abandoned = True  # a worker that has not started it yet skips it
+    if cancel is not None:
+        cancel.set()
+    if grace > 0 and task.done is not None:
+        task.done.acquire(timeout=grace)
 
 
 def _settle(future: asyncio.Future[_Task], task: _Task) -> None:

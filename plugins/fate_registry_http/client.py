@@ -249,11 +249,12 @@ def iter_body(
     service: ResolvedService,
     response: requests.Response,
     limit: int | None = None,
+    chunk_size: int = CHUNK,
 ) -> Iterator[bytes]:
     """The body of ``response`` (from :func:`send`) as it arrives, decoded; ServiceError at
     ``context.deadline`` or past ``limit`` bytes.
 
-    Each read returns what has arrived (at most CHUNK bytes) and waits no longer than the
+    Each read returns what has arrived (at most ``chunk_size`` bytes) and waits no longer than the
     deadline, so a service that trickles its reply holds the worker thread no longer than the
     decision's budget. The headers are read by requests, each read bounded by the timeout.
     """
@@ -267,7 +268,7 @@ def iter_body(
             sock = getattr(getattr(raw, "connection", None), "sock", None)
             if sock is not None:
                 sock.settimeout(remaining)  # the next read waits until the deadline at most
-            chunk = raw.read1(CHUNK, decode_content=True)
+            chunk = raw.read1(chunk_size, decode_content=True)
             if not chunk:
                 return
             size += len(chunk)

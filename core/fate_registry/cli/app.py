@@ -36,6 +36,8 @@ COMMANDS: dict[str, str] = {
     "serve": "serve:app",
     "plugins": "plugins:app",
     "call": "plugins:app",
+    "api-reader": "apireader:api_reader_app",
+    "demo": "demo:app",
 }
 
 
