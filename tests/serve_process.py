@@ -1,0 +1,65 @@
+"""`fate-registry serve` as a subprocess on a free loopback port, for tests that talk to it over
+real HTTP from another process, as FATE Flow and its clients do."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import requests
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def command() -> list[str]:
+    """The installed ``fate-registry`` script beside this Python, or the module."""
+    script = shutil.which("fate-registry", path=str(Path(sys.executable).parent))
+    return [script] if script else [sys.executable, "-m", "fate_registry.cli"]
+
+
+def wait_ready(process: subprocess.Popen[bytes], base: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"serve exited with {process.returncode}")
+        try:
+            if requests.get(f"{base}/readyz", timeout=1).status_code == 200:
+                return
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    raise AssertionError(f"serve did not answer {base}/readyz within {timeout} s")
+
+
+@contextmanager
+def serve(db_url: str, *args: str, env: dict[str, str] | None = None) -> Iterator[str]:
+    """Run ``fate-registry serve`` on ``db_url`` until the block ends; yields its base URL.
+    ``env`` is added to this process's environment."""
+    port = free_port()
+    process = subprocess.Popen(
+        [*command(), "serve", "--db", db_url, "--host", "127.0.0.1", "--port", str(port), *args],
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(process, base)
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
