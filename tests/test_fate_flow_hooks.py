@@ -179,7 +179,7 @@ def test_a_permission_job_with_datasets_works_through_the_hooks(
     if code:
         assert result.message == "not this component"
     sent = received(third_party, uri)
-    assert sent["src_role"] == "guest"
+    assert (sent["src_role"], sent["src_role_derived"]) == ("guest", False)  # as the peer sent
     assert sent["dataset_list"] == [{"namespace": "experiment", "name": "h"}]
     assert sent["component_list"] == ["reader", "heterolr"]
 
@@ -214,7 +214,8 @@ def test_without_the_token_the_protected_registry_refuses(
 
     with flask.request_context(headers=PEER_HEADERS):
         result = hooks.permission_check(permission_parameters([]))
-    assert result.code != 0
+    assert result.code == 109
+    assert "Bearer" in result.message  # the gateway says what to send
 
 
 def test_a_registry_that_is_down_is_a_refusal_not_an_allow(start_fate_flow: Any) -> None:

@@ -4,6 +4,7 @@ real third-party service, and the third party gets the fields FATE Flow merges i
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -181,9 +182,23 @@ def test_permission_with_src_role_null_allows_and_denies(
     assert request["src_role"] is None  # FATE Flow read the misspelt header
     assert fate_flow.permission(request) == decision
     sent = received(third_party, uri)
+    # 9999 is the job's only guest: the role is derived, and the third party is told so
+    assert (sent["src_role"], sent["src_role_derived"]) == ("guest", True)
     assert (sent["src_party_id"], sent["role"], sent["party_id"]) == ("9999", "arbiter", "10000")
     assert sent["component_list"] == ["reader", "heterolr"]
     assert sent["dataset_list"] == []
+
+
+def test_a_source_party_in_two_roles_leaves_src_role_unknown(
+    fate_flow: FateFlowHooks, provide: Any, third_party: Any
+) -> None:
+    provide("permission", "/allow")
+    job = copy.deepcopy(JOB)
+    job["runtime_conf"]["role"]["host"] = [9999]  # 9999 is guest and host
+    request = permission_request("arbiter", "10000", PEER_HEADERS, job)
+    assert fate_flow.permission(request) == (0, "success")
+    sent = received(third_party, "/allow")
+    assert (sent["src_role"], sent["src_role_derived"]) == (None, False)
 
 
 def test_a_job_with_datasets_crashes_unmodified_fate_flow_before_it_sends(
@@ -252,13 +267,18 @@ def test_client_authentication_in_json_allows_and_denies(
     assert {k.lower(): v for k, v in sent["headers"].items()}["app_key"] == "app"
 
 
-def test_every_gateway_reply_is_http_200(fate_flow: FateFlowHooks, registry: str) -> None:
-    """Refusals and bad requests alike: FATE Flow reads any other status as a crash."""
+def test_a_body_the_gateway_cannot_read_is_http_200_with_code_101(registry: str) -> None:
+    """FATE Flow reads any other status as a crash, and a reason only from a 200."""
     for capability in CAPABILITIES:
-        for body in ({}, {"src_party_id": "1"}, []):
-            reply = requests.post(f"{registry}/v1/hook/{capability}", json=body, timeout=30)
+        for body in (b"{}", b"[]", b"{oops"):
+            reply = requests.post(
+                f"{registry}/v1/hook/{capability}",
+                data=body,
+                headers={"Content-Type": "application/json"},
+                timeout=30,
+            )
             assert reply.status_code == 200, (capability, body, reply.text)
-            assert reply.json()["code"] != 0
+            assert reply.json()["code"] == 101, (capability, body, reply.text)
 
 
 # -- ApiReader -------------------------------------------------------------------------------

@@ -31,16 +31,20 @@ server = {"host": address.hostname, "port": address.port}
 upload = {"server_name": "third", "service_name": "upload", "uri": "/v1/upload"}
 
 replies = {}
-for postfix, body in [
-    ("server/third/register", server),
-    ("server/service/other/register", server),  # the 1.x alias route
-    ("service/registry", upload),
-    ("service/query", {"service_name": "upload"}),
-    ("server/third/get", None),
-    ("server/service/third/get", None),  # the 1.x alias route
-    ("server/get", None),
+for label, postfix, body in [
+    ("register", "server/third/register", server),
+    ("register (alias)", "server/service/other/register", server),  # a 1.x alias route
+    ("service registry", "service/registry", upload),
+    ("service query", "service/query", {"service_name": "upload"}),
+    ("get", "server/third/get", None),
+    ("get (alias)", "server/service/third/get", None),  # a 1.x alias route
+    ("get all", "server/get", None),
+    # where fate-registry differs from FATE Flow on purpose
+    ("get an unknown server", "server/nosuch/get", None),
+    ("an unknown field", "service/registry", {**upload, "name": "typo"}),
+    ("delete a server with services", "server/third/delete", None),
 ]:
-    replies[postfix] = access_server("post", ctx, postfix, body, echo=False).json()
+    replies[label] = access_server("post", ctx, postfix, body, echo=False).json()
 
 result = CliRunner().invoke(service.service, ["registry"], obj=obj)  # flow service registry
 replies["flow service registry"] = json.loads(result.output) if result.exit_code == 0 else None

@@ -17,16 +17,22 @@ client = FlowClient(ip=address.hostname, port=address.port, version="v2")
 server = {"server_name": "THIRD", "host": address.hostname, "port": address.port}
 upload = {"server_name": "THIRD", "service_name": "upload", "uri": "/v1/upload"}
 key = {"server_name": "THIRD", "service_name": "upload"}
+unknown = {"server_name": "THIRD", "service_name": "nosuch"}
+third = {"server_name": "THIRD"}
 
 replies = {}
-for method, uri, arguments in [
-    ("post", "/server/registry", {"json": server}),
-    ("post", "/server/service/registry", {"json": upload}),
-    ("get", "/server/query", {"params": {"server_name": "THIRD"}}),
-    ("get", "/server/query/all", {}),
-    ("get", "/server/service/query", {"params": key}),
-    ("post", "/server/service/delete", {"json": key}),
-    ("post", "/server/delete", {"json": {"server_name": "THIRD"}}),
+for label, method, uri, arguments in [
+    ("register", "post", "/server/registry", {"json": server}),
+    ("service registry", "post", "/server/service/registry", {"json": upload}),
+    ("query", "get", "/server/query", {"params": {"server_name": "THIRD"}}),
+    ("query all", "get", "/server/query/all", {}),
+    ("service query", "get", "/server/service/query", {"params": key}),
+    # refusals (the second where fate-registry differs from FATE Flow on purpose)
+    ("query an unknown service", "get", "/server/service/query", {"params": unknown}),
+    ("delete a server with services", "post", "/server/delete", {"json": third}),
+    # and clean up
+    ("service delete", "post", "/server/service/delete", {"json": key}),
+    ("delete", "post", "/server/delete", {"json": third}),
 ]:
-    replies[f"{method} {uri}"] = client._handle_result(getattr(client, method)(uri, **arguments))
+    replies[label] = client._handle_result(getattr(client, method)(uri, **arguments))
 print(json.dumps(replies))
