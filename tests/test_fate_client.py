@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from serve_process import serve
+from serve_support import start_serve
 
 SCRIPTS = Path(__file__).parent / "fate_client_scripts"
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -43,7 +43,7 @@ def install(version: str, target: Path) -> Path:
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     db = tmp_path_factory.mktemp("fate-client") / "registry.db"
-    with serve(f"sqlite:///{db}") as base:
+    with start_serve(f"sqlite:///{db}") as base:
         yield base
 
 

@@ -17,7 +17,7 @@ import pytest
 import requests
 from callback_service import callback_app, free_port, serve
 from fastapi import FastAPI
-from serve_process import serve as serve_registry
+from serve_support import start_serve as serve_registry
 
 CONTRIB_TESTS = Path(__file__).resolve().parents[1] / "contrib" / "fate-flow-hooks" / "tests"
 sys.path.append(str(CONTRIB_TESTS))

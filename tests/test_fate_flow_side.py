@@ -20,7 +20,7 @@ from fate_flow_side import (
     api_reader_poll,
     permission_request,
 )
-from serve_process import serve as serve_registry
+from serve_support import start_serve as serve_registry
 
 import fate_registry_http
 from fate_registry import Registry
