@@ -7,6 +7,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -41,31 +42,31 @@ def wait_ready(process: subprocess.Popen[bytes], base: str, timeout: float = 30.
 
 @contextmanager
 def start_serve(db_url: str, *args: str, env: dict[str, str] | None = None) -> Iterator[str]:
+    """Run ``fate-registry serve`` on ``db_url`` until the block ends; yields its base URL.
+    ``env`` is added to this process's environment. Its log goes to a temporary file (a pipe
+    nobody reads would stall it once it holds 64 KiB of access lines) and is quoted when it
+    fails to start."""
     port = free_port()
-    process = subprocess.Popen(
-        [
-            *serve_command(),
-            "serve",
-            "--db",
-            db_url,
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            *args,
-        ],
-        env={**os.environ, **(env or {})},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_ready(process, base)
-        yield base
-    finally:
-        process.terminate()
+    arguments = ["serve", "--db", db_url, "--host", "127.0.0.1", "--port", str(port), *args]
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen(
+            [*serve_command(), *arguments],
+            env={**os.environ, **(env or {})},
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
+        base = f"http://127.0.0.1:{port}"
         try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+            try:
+                wait_ready(process, base)
+            except AssertionError as exc:
+                log.seek(0)
+                raise AssertionError(f"{exc}; its log:\n{log.read()[-2000:].decode()}") from None
+            yield base
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
