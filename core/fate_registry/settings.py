@@ -379,8 +379,9 @@ class UnknownVariables(ValueError):
     """FATE_REGISTRY_* environment variables that name no setting."""
 
 
-# FATE_REGISTRY_* variables that are not settings fields, read elsewhere on purpose.
-OTHER_VARIABLES = ("CONFIG", "LOAD_PLUGINS", "DISABLE_PLUGINS", "STRICT_PLUGINS")
+# FATE_REGISTRY_* variables that are not settings fields, read elsewhere on purpose (URL and
+# TOKEN by the command line's remote mode).
+OTHER_VARIABLES = ("CONFIG", "LOAD_PLUGINS", "DISABLE_PLUGINS", "STRICT_PLUGINS", "URL", "TOKEN")
 OTHER_PREFIXES = ("TEST_",)  # the test suite's own
 
 

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from .common import EXIT_FAILED, EXIT_INVALID, CliError, settings_of, state_of
+from .common import EXIT_FAILED, EXIT_INVALID, CliError, local_only, settings_of, state_of
 
 app = typer.Typer()
 
@@ -35,9 +35,14 @@ def serve(
     ] = False,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
 ) -> None:
-    """Serve the registration HTTP API: FATE Flow 1.x routes under /v1, 2.x under /v2."""
+    """Serve the registration HTTP API and the hook gateway.
+
+    FATE Flow 1.x routes under /v1, 2.x under /v2, the hook gateway under /v1/hook, and the API's
+    pages at /docs and /redoc. Logs one start-up summary, then one line per request.
+    """
     from ..http.serve import CannotListen, ServeError, serve_with
 
+    local_only(ctx)
     if db is not None:
         state_of(ctx).db = db
     try:
