@@ -83,7 +83,8 @@ class RegistryClient:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise InvalidRegistration([("url", "must be an http:// or https:// URL with a host")])
-        self.url = url.rstrip("/")
+        # Paths are appended to it: a query or fragment of the URL given is dropped.
+        self.url = urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
         self.shown_url = shown_url(self.url)
         self.timeout = timeout
         self._session = requests.Session()

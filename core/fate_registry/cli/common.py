@@ -185,15 +185,9 @@ def _driver_errors() -> Iterator[None]:
 
 def masked_url(url: str) -> str:
     """A database URL with its password hidden, the rest shown."""
-    from sqlalchemy import make_url
-    from sqlalchemy.exc import ArgumentError
+    from ..settings import masked_db_url
 
-    try:
-        parsed = make_url(url)
-        secrets = {k: MASK for k in parsed.query if k.lower() in ("password", "sslpassword")}
-        return parsed.update_query_dict(secrets).render_as_string(hide_password=True)
-    except ArgumentError:
-        return url if "@" not in url else MASK  # unparsable; show it unless it may hold a password
+    return masked_db_url(url)
 
 
 def json_option(name: str, text: str | None) -> dict[str, Any] | None:
