@@ -12,7 +12,11 @@ db_app = typer.Typer(help="Create and upgrade the registry database.", no_args_i
 
 @db_app.command("upgrade")
 def db_upgrade(ctx: typer.Context, output: OutputOption = None, as_json: JsonFlag = False) -> None:
-    """Create the registry's tables, or upgrade them to this version's schema."""
+    """Create or upgrade the registry's tables.
+
+    Brings the database to this version's schema; processes doing the same at once wait for
+    each other.
+    """
     from .. import schema
 
     engine = open_engine(ctx)
@@ -28,7 +32,10 @@ def db_upgrade(ctx: typer.Context, output: OutputOption = None, as_json: JsonFla
 
 @db_app.command("current")
 def db_current(ctx: typer.Context, output: OutputOption = None, as_json: JsonFlag = False) -> None:
-    """Show the database's schema revision and the one this version needs."""
+    """Show the database's schema revision.
+
+    And the revision this version of fate-registry needs.
+    """
     from .. import schema
 
     current, head = schema.current(open_engine(ctx)), schema.head()
