@@ -95,7 +95,8 @@ def test_an_unknown_output_format_is_one_line(run: Any) -> None:
 
     assert result.exit_code == 2
     assert result.stderr.startswith(
-        "error: invalid value for '--output' / '-o': 'xml' is not one of 'table', 'json', 'yaml', 'plain'"
+        "error: invalid value for '--output' / '-o': 'xml' is not one of 'table', 'json', "
+        "'yaml', 'plain'"
     )
 
 
