@@ -99,7 +99,7 @@ def query_service(
 
 @router.get(
     "/server/service/query/all",
-    response_model=V2Reply[list[Service]],
+    response_model=V2Reply[list[V2ServiceRow]],
     **access("read"),
     summary="Every service, or every service of one server (ours: FATE Flow has no such route)",
 )
@@ -107,7 +107,7 @@ def query_all_services(
     request: Request, server_name: Annotated[ServerName | None, Query()] = None
 ) -> JSONResponse:
     services = registry_of(request).services(server_name)
-    return reply(request.url.path, [service_view(service) for service in services])
+    return reply(request.url.path, [v2_service_row(service) for service in services])
 
 
 @router.post(
