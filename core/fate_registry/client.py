@@ -186,8 +186,8 @@ class RegistryClient:
             )
         if not body:
             return 0, 0
-        counts = self._call("POST", "/v1/service/registry", json=body)
-        return int(counts["servers"]), len(services)
+        self._call("POST", "/v1/service/registry", json=body)
+        return len(servers), len(services)  # as Registry counts: what the caller gave
 
     def delete_service(self, server_name: str, service_name: str) -> None:
         server, service = _names(server_name, service_name)
