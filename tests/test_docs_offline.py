@@ -20,11 +20,12 @@ MISSING = (
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
-@pytest.fixture(autouse=True)
-def browser() -> None:
-    """Skip without Chromium, except under CI, where .ci/run installs it: there, fail."""
+def need_browser() -> str:
+    """Chromium's path; skip without it, except under CI, where .ci/run installs it: fail."""
     if BROWSER is None:
         (pytest.fail if IN_CI else pytest.skip)(MISSING)
+    assert BROWSER is not None
+    return BROWSER
 
 
 REGISTRATION_ROUTES = ("/v1/server/{server_name}/register", "/v1/service/registry",
@@ -40,10 +41,9 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
 def rendered(url: str) -> str:
     """The page's DOM once its scripts ran, in headless Chromium that can reach loopback only:
     every other name fails to resolve, and every other address goes to a dead proxy."""
-    assert BROWSER is not None
     done = subprocess.run(
         [
-            BROWSER, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+            need_browser(), "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
             "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
             "--proxy-server=http://127.0.0.1:9", "--virtual-time-budget=20000",
             "--dump-dom", url,
@@ -72,3 +72,14 @@ def test_redoc_lists_the_registration_routes_offline(served: Served) -> None:
 
     assert "Register a server, or move it" in dom, dom[:2000]
     assert "Register a service on a registered server" in dom
+
+
+def test_the_pages_and_their_assets_need_no_token(sqlite_url: str) -> None:
+    from http_support import client_for
+
+    tokens = ["docs-test-token-0123456789"]
+    with client_for(sqlite_url, admin_tokens=tokens, protect_reads=True) as (client, _):
+        for path in ("/docs", "/redoc", "/docs-assets/swagger-ui-bundle.js",
+                     "/docs-assets/redoc.standalone.js", "/openapi.json"):  # fmt: skip
+            assert client.get(path).status_code == 200, path
+        assert client.get("/v2/server/query/all").status_code == 401
