@@ -30,6 +30,7 @@ OutputOption = Annotated[
     typer.Option(
         "--output",
         "-o",
+        metavar="FORMAT",
         case_sensitive=False,
         help="table, json, yaml or plain (tab-separated); default: table on a terminal, "
         "plain otherwise.",

@@ -76,9 +76,9 @@ def _tls(server: Server) -> str:
 def server_register(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(metavar="NAME", help="Server name (stored upper-case).")],
-    host: Annotated[str, typer.Option(help="Hostname, IPv4 or IPv6 address.")],
-    port: Annotated[int, typer.Option(help="Port, 1 to 65535.")],
-    protocol: Annotated[str, typer.Option(help="http or https.")] = "http",
+    host: Annotated[str, typer.Option(metavar="HOST", help="Hostname, IPv4 or IPv6 address.")],
+    port: Annotated[int, typer.Option(metavar="PORT", help="Port, 1 to 65535.")],
+    protocol: Annotated[str, typer.Option(metavar="PROTOCOL", help="http or https.")] = "http",
     ca_bundle: Annotated[
         str | None, typer.Option(metavar="PATH", help="CA bundle to verify https.")
     ] = None,
@@ -190,10 +190,13 @@ def service_register(
     service: Annotated[
         str, typer.Argument(metavar="SERVICE", help="Service name, e.g. upload or permission.")
     ],
-    uri: Annotated[str, typer.Option(help="Path on the server, starting with '/'.")],
-    method: Annotated[str, typer.Option(help="GET, POST, PUT, PATCH or DELETE.")] = "POST",
+    uri: Annotated[str, typer.Option(metavar="URI", help="Path on the server, starting with '/'.")],
+    method: Annotated[
+        str, typer.Option(metavar="METHOD", help="GET, POST, PUT, PATCH or DELETE.")
+    ] = "POST",
     protocol: Annotated[
-        str | None, typer.Option(help="http or https (default: the server's).")
+        str | None,
+        typer.Option(metavar="PROTOCOL", help="http or https (default: the server's)."),
     ] = None,
     params: Annotated[
         str | None, typer.Option(metavar="JSON", help="Query parameters, a JSON object.")

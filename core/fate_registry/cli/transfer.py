@@ -55,7 +55,8 @@ def export(
     ctx: typer.Context,
     fmt: Annotated[Format, typer.Option("--format", help="Document format.")] = Format.yaml,
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write to FILE instead of stdout.")
+        Path | None,
+        typer.Option("--output", "-o", metavar="FILE", help="Write to FILE instead of stdout."),
     ] = None,
 ) -> None:
     """Export every server and service to a file.
