@@ -24,8 +24,11 @@ def test_serve_logs_one_summary_before_it_listens(tmp_path: Path) -> None:
     summary = log[: log.index("Started server process")]
     assert summary.count("fate-registry ") == 1
     assert f"fate-registry 0.1.0 on {served.url} (1 worker)" in summary
-    assert f"database: {db_url}, schema 0001 (latest), revision 0" in summary
-    assert "plugins: http 0.1.0 (loaded)" in summary
+    assert f"database: {db_url}, schema 0002 (latest), revision 0" in summary
+    line = next(line for line in summary.splitlines() if line.startswith("  plugins: "))
+    plugins = line.removeprefix("  plugins: ").split("; ")
+    assert "http 0.1.0 (loaded)" in plugins
+    assert "rsa 0.1.0 (not selected)" in plugins  # FATE_REGISTRY_LOAD_PLUGINS left it out
     assert (
         "permission: chain casbin (not loaded), http; timeout 5 s, budget 5 s, retries 2, "
         "failure_policy allow, default deny, cache allow 10 s, deny 2 s"

@@ -107,7 +107,9 @@ def query_all_services(
     request: Request, server_name: Annotated[ServerName | None, Query()] = None
 ) -> JSONResponse:
     services = registry_of(request).services(server_name)
-    return reply(request.url.path, [v2_service_row(service) for service in services])
+    everything = hides_values(request)
+    rows = [v2_service_row(service, everything=everything) for service in services]
+    return reply(request.url.path, rows)
 
 
 @router.post(
