@@ -1,13 +1,10 @@
-"""`fate-registry serve` as a real process on a free loopback port, for tests that talk to it
-over HTTP; its log goes to a file the test can read."""
+"""`fate-registry serve` as a real process, as serve_support starts it, with its log in a file
+the test can read and no FATE_REGISTRY_* variable of the developer's shell."""
 
 from __future__ import annotations
 
 import os
-import shutil
-import socket
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -16,17 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import requests
+from serve_support import free_port, serve_command
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def command() -> list[str]:
-    script = shutil.which("fate-registry", path=str(Path(sys.executable).parent))
-    return [script] if script else [sys.executable, "-m", "fate_registry.cli"]
+__all__ = ["Served", "free_port", "serve"]
 
 
 @dataclass
@@ -46,7 +35,7 @@ def serve(db_url: str, *args: str, env: dict[str, str] | None = None) -> Iterato
     with tempfile.NamedTemporaryFile(prefix="serve-", suffix=".log", delete=False) as log:
         process = subprocess.Popen(
             [
-                *command(),
+                *serve_command(),
                 "serve",
                 "--db",
                 db_url,
