@@ -253,6 +253,7 @@ def test_call_goes_through_the_hook_gateway(db_file: str, server: Served, state:
         ["plugins"],
         ["serve"],
         ["call", "query", "--json-file", "-"],
+        ["api-reader", "fetch", "--server", "third", "--ids", "ids.csv", "--out", "f.csv"],
     ],
     ids=" ".join,
 )

@@ -33,7 +33,7 @@ def test_serve_logs_one_summary_before_it_listens(tmp_path: Path) -> None:
         "permission: chain casbin (not loaded), http; timeout 5 s, budget 5 s, retries 2, "
         "failure_policy allow, default deny, cache allow 10 s, deny 2 s"
     ) in summary
-    assert "upload: chain http; timeout 30 s, budget 30 s, retries 0" in summary
+    assert "upload: chain http; timeout 30 s, budget 120 s, retries 0" in summary
     assert (
         "protections: writes need 1 admin token or the client_authentication chain; reads open; "
         "hook gateway needs admin tokens; allowed_hosts any; connectivity check off"
