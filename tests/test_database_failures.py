@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from conftest import reset_database
-from http_support import TestClient
+from http_support import BASE_URL, TestClient
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from tcp_proxy import TcpProxy
@@ -243,7 +243,8 @@ def test_a_statement_the_server_never_answers_is_cut_after_the_client_timeout(
 @contextmanager
 def served(registry: Registry) -> Iterator[TestClient]:
     app = create_app(registry, registry.settings)
-    with TestClient(app, raise_server_exceptions=False) as client:
+    # A Host the server answers (its Host header check refuses TestClient's "testserver").
+    with TestClient(app, base_url=BASE_URL, raise_server_exceptions=False) as client:
         yield client
 
 

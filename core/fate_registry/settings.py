@@ -375,12 +375,26 @@ class Settings(BaseSettings):
         return tuple(sources)
 
 
+def masked_db_url(url: str) -> str:
+    """A database URL as it may be shown: password (in the authority or the query) masked."""
+    from sqlalchemy import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+        hidden = {k: "***" for k in parsed.query if k.lower() in ("password", "sslpassword")}
+        return parsed.update_query_dict(hidden).render_as_string(hide_password=True)
+    except ArgumentError:
+        return url if "@" not in url else "***"  # unparsable: shown unless it may hold a password
+
+
 class UnknownVariables(ValueError):
     """FATE_REGISTRY_* environment variables that name no setting."""
 
 
-# FATE_REGISTRY_* variables that are not settings fields, read elsewhere on purpose.
-OTHER_VARIABLES = ("CONFIG", "LOAD_PLUGINS", "DISABLE_PLUGINS", "STRICT_PLUGINS")
+# FATE_REGISTRY_* variables that are not settings fields, read elsewhere on purpose (URL and
+# TOKEN by the command line's remote mode).
+OTHER_VARIABLES = ("CONFIG", "LOAD_PLUGINS", "DISABLE_PLUGINS", "STRICT_PLUGINS", "URL", "TOKEN")
 OTHER_PREFIXES = ("TEST_",)  # the test suite's own
 
 

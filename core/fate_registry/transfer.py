@@ -10,13 +10,16 @@ import json
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
 from pathlib import PurePath
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
 
 from .errors import InvalidRegistration, RegistryError, ServerNotFound
 from .models import ServerRegistration, ServiceRegistration, validate
-from .registry import Registry
+
+if TYPE_CHECKING:
+    from .client import RegistryClient
+    from .registry import Registry
 
 FORMAT_VERSION = 1
 Format = Literal["yaml", "json"]
@@ -259,7 +262,7 @@ def _check_keys(entry: Mapping[str, Any], allowed: tuple[str, ...], label: str |
 # -- import and export -------------------------------------------------------------------------
 
 
-def import_document(registry: Registry, document: Any) -> tuple[int, int]:
+def import_document(registry: Registry | RegistryClient, document: Any) -> tuple[int, int]:
     """Validate ``document`` whole, then write it in one transaction: (servers, services)."""
     parsed = parse(document)
     try:

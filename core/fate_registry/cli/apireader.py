@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from .common import EXIT_FAILED, EXIT_INVALID, CliError, JsonFlag, open_registry
+from .common import EXIT_FAILED, EXIT_INVALID, CliError, JsonFlag, open_local_registry
 from .output import print_json
 
 if TYPE_CHECKING:
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 EXIT_CANCELLED = 130  # as a shell reports a process ended by Ctrl-C
 
 api_reader_app = typer.Typer(
-    help="ApiReader: fetch features for ids from a registered feature service.",
+    help="Fetch features from ApiReader services.",
     no_args_is_help=True,
 )
 
@@ -149,15 +149,16 @@ def fetch(
     ] = 12 * 3600.0,
     as_json: JsonFlag = False,
 ) -> None:
-    """Upload the ids, wait for the feature job, download its features to --out.
+    """Fetch the features of a file of ids.
 
-    --out is written only when complete: after a failure or Ctrl-C it is as it was.
+    Uploads the ids, waits for the feature job, downloads its features to --out. --out is
+    written only when complete: after a failure or Ctrl-C it is as it was.
     """
     from ..apireader import FetchFailed, InvalidFetch
     from ..ids import InvalidIds
 
     filters = parameters(param or [])
-    reader = open_registry(ctx).api_reader(server)
+    reader = open_local_registry(ctx).api_reader(server)
     view: PlainProgress | RichProgress = RichProgress() if sys.stderr.isatty() else PlainProgress()
     try:
         result = reader.fetch(

@@ -20,7 +20,16 @@ from typer.core import TyperGroup
 from typer.main import get_command_from_info, get_group_from_info
 from typer.models import TyperInfo
 
-from .common import CONFIG_ENV, EXIT_FAILED, CliState, describe
+from .common import (
+    CONFIG_ENV,
+    EXIT_FAILED,
+    EXIT_INVALID,
+    TOKEN_ENV,
+    URL_ENV,
+    CliError,
+    CliState,
+    describe,
+)
 
 # The command name -> "module:attribute" in this package, where the attribute is a typer.Typer.
 # When that Typer has a command of the same name, the entry is that command (``import``,
@@ -148,9 +157,20 @@ app = typer.Typer(
     name="fate-registry",
     help="Registration centre for the third-party services FATE Flow calls back.",
     no_args_is_help=True,
-    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    # Click's plain help: it reads the same in a terminal and a pipe, and rich's would cost
+    # more start-up time than the rest of --help together.
+    rich_markup_mode=None,
     pretty_exceptions_enable=False,
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from .. import __version__
+
+        typer.echo(f"fate-registry {__version__}")
+        raise typer.Exit()
 
 
 @app.callback()
@@ -167,12 +187,47 @@ def root(
     config: Annotated[
         Path | None,
         typer.Option(
-            "--config", metavar="FILE", help=f"TOML settings file (default: ${CONFIG_ENV})."
+            "--config",
+            metavar="FILE",
+            help=f"TOML settings file (default: ${CONFIG_ENV}, else ./fate-registry.toml, "
+            "~/.config/fate-registry/config.toml, /etc/fate-registry/config.toml).",
         ),
     ] = None,
+    url: Annotated[
+        str | None,
+        typer.Option(
+            "--url",
+            metavar="URL",
+            envvar=URL_ENV,
+            show_envvar=False,
+            help=f"Work through a 'fate-registry serve' at URL instead of opening the database "
+            f"(default: ${URL_ENV}).",
+        ),
+    ] = None,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            "--token",
+            metavar="TOKEN",
+            envvar=TOKEN_ENV,
+            show_envvar=False,
+            help=f"Bearer token for --url (default: ${TOKEN_ENV}, which keeps it out of ps).",
+        ),
+    ] = None,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            is_eager=True,
+            callback=_print_version,
+            help="Print the version and exit.",
+        ),
+    ] = False,
 ) -> None:
     """Registration centre for the third-party services FATE Flow calls back."""
-    ctx.obj = CliState(db=db, config=config)
+    if url is not None and db is not None:
+        raise CliError("--db and --url exclude each other: one registry at a time", EXIT_INVALID)
+    ctx.obj = CliState(db=db, config=config, url=url or None, token=token or None)
 
 
 def main() -> None:

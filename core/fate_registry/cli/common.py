@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ import typer
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
+    from ..client import RegistryClient
     from ..registry import Registry
     from ..settings import Settings
 
@@ -28,8 +30,10 @@ EXIT_INVALID = 2
 EXIT_NOT_FOUND = 3
 MASK = "**********"
 CONFIG_ENV = "FATE_REGISTRY_CONFIG"  # settings.CONFIG_ENV, without importing pydantic-settings
+URL_ENV = "FATE_REGISTRY_URL"
+TOKEN_ENV = "FATE_REGISTRY_TOKEN"
 
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON (the same as -o json).")]
 
 
 class CliError(Exception):
@@ -46,7 +50,10 @@ class CliState:
 
     db: str | None = None
     config: Path | None = None
+    url: str | None = None  # remote mode: a `fate-registry serve` instead of the database
+    token: str | None = field(default=None, repr=False)
     settings: Settings | None = field(default=None, repr=False)
+    config_found: tuple[Path | None, str] | None = None  # the file used, and why that one
 
     @property
     def shown_db_url(self) -> str:
@@ -65,12 +72,33 @@ def settings_of(ctx: typer.Context) -> Settings:
     state = state_of(ctx)
     if state.settings is None:
         overrides = {"db_url": state.db} if state.db is not None else {}
-        # Looked up here too, so that an invalid setting's message can name the file.
-        config = state.config or (
-            Path(os.environ[CONFIG_ENV]) if os.environ.get(CONFIG_ENV) else None
-        )
+        config, _ = state.config_found = config_file(state)
         state.settings = _load_settings(config, overrides)
     return state.settings
+
+
+def config_file(state: CliState) -> tuple[Path | None, str]:
+    """The settings file to read, and why that one: ``--config``, else $FATE_REGISTRY_CONFIG
+    (either must exist), else the first that exists of ./fate-registry.toml, the user's
+    config folder and /etc/fate-registry/config.toml."""
+    if state.config is not None:
+        return state.config, "--config"
+    if os.environ.get(CONFIG_ENV):
+        return Path(os.environ[CONFIG_ENV]), f"${CONFIG_ENV}"
+    for path, why in config_candidates():
+        if path.is_file():
+            return path, why
+    return None, "no settings file found"
+
+
+def config_candidates() -> list[tuple[Path, str]]:
+    """Where settings files are looked for when none is named, first found wins."""
+    user = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+    return [
+        (Path("fate-registry.toml"), "the working directory"),
+        (user / "fate-registry" / "config.toml", "the user's config folder"),
+        (Path("/etc/fate-registry/config.toml"), "the system config folder"),
+    ]
 
 
 def _load_settings(config: Path | None, overrides: dict[str, Any]) -> Settings:
@@ -99,20 +127,43 @@ def _load_settings(config: Path | None, overrides: dict[str, Any]) -> Settings:
         raise CliError(f"config file {config}: not valid TOML: {exc}", EXIT_INVALID) from None
 
 
-def open_registry(ctx: typer.Context) -> Registry:
-    """The registry of the configured database, closed when the command ends."""
+def open_registry(ctx: typer.Context) -> Registry | RegistryClient:
+    """The registry of the configured database, or with ``--url`` the server's over its HTTP
+    API; closed when the command ends."""
+    state = state_of(ctx)
+    if state.url is not None:
+        from ..client import RegistryClient
+
+        return ctx.with_resource(RegistryClient(state.url, token=state.token))
+    return open_local_registry(ctx)
+
+
+def open_local_registry(ctx: typer.Context) -> Registry:
+    """The registry of the configured database, for commands the HTTP API does not offer."""
     from ..registry import Registry
 
+    local_only(ctx)
     settings = settings_of(ctx)
     with _driver_errors():
         registry = Registry(settings=settings)
     return ctx.with_resource(registry)
 
 
+def local_only(ctx: typer.Context) -> None:
+    """Refuse, with exit 2, a command that the HTTP API does not offer when ``--url`` is set."""
+    if state_of(ctx).url is not None:
+        raise CliError(
+            f"'{ctx.command_path}' works where the registry runs, not over its HTTP API: "
+            f"run it without --url (or ${URL_ENV}) on a host that reaches the database",
+            EXIT_INVALID,
+        )
+
+
 def open_engine(ctx: typer.Context) -> Engine:
     """A bare engine of the configured database, for commands that must not upgrade it."""
     from ..store import Timeouts, create_engine
 
+    local_only(ctx)
     settings = settings_of(ctx)
     with _driver_errors():
         engine = create_engine(settings.db_url.get_secret_value(), Timeouts.from_settings(settings))
@@ -134,15 +185,9 @@ def _driver_errors() -> Iterator[None]:
 
 def masked_url(url: str) -> str:
     """A database URL with its password hidden, the rest shown."""
-    from sqlalchemy import make_url
-    from sqlalchemy.exc import ArgumentError
+    from ..settings import masked_db_url
 
-    try:
-        parsed = make_url(url)
-        secrets = {k: MASK for k in parsed.query if k.lower() in ("password", "sslpassword")}
-        return parsed.update_query_dict(secrets).render_as_string(hide_password=True)
-    except ArgumentError:
-        return url if "@" not in url else MASK  # unparsable; show it unless it may hold a password
+    return masked_db_url(url)
 
 
 def json_option(name: str, text: str | None) -> dict[str, Any] | None:
@@ -182,10 +227,6 @@ def _first_line(exc: BaseException) -> str:
 
 def describe(exc: Exception, state: CliState | None) -> tuple[str, int] | None:
     """The message and exit code of an error the user can cause, or None for a bug."""
-    # Imported here: only a failing command pays for them.
-    from alembic.util import CommandError
-    from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
-
     from ..errors import (
         InvalidRegistration,
         RegistryError,
@@ -194,29 +235,50 @@ def describe(exc: Exception, state: CliState | None) -> tuple[str, int] | None:
         ServiceNotFound,
         UnsupportedDatabase,
     )
-    from ..plugins import UnknownPlugins
-    from ..transfer import DocumentError
 
-    database = state.shown_db_url if state else "the database"
+    def database() -> str:
+        return state.shown_db_url if state else "the database"
+
     match exc:
         case CliError():
             return str(exc), exc.exit_code
         case ServerNotFound() | ServiceNotFound():
             return str(exc), EXIT_NOT_FOUND
-        case InvalidRegistration() | DocumentError() | UnknownPlugins():
+        case InvalidRegistration():
             return str(exc), EXIT_INVALID
         case UnsupportedDatabase():
-            return f"invalid database URL {database}: {exc}", EXIT_INVALID
+            return f"invalid database URL {database()}: {exc}", EXIT_INVALID
         case RegistryUnavailable():  # its reason names no host, port or database
-            return f"database {database} is unavailable: {exc.reason}", EXIT_FAILED
+            return f"database {database()} is unavailable: {exc.reason}", EXIT_FAILED
         case RegistryError():
-            return str(exc), EXIT_FAILED
+            return str(exc), _registry_error_code(exc)
+    # Imported here: only a command that fails this way pays for them.
+    from alembic.util import CommandError
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
+
+    match exc:
         case NoSuchModuleError():
-            return f"invalid database URL {database}: unknown database kind", EXIT_INVALID
+            return f"invalid database URL {database()}: unknown database kind", EXIT_INVALID
         case ArgumentError():
-            return f"invalid database URL {database}: {_first_line(exc)}", EXIT_INVALID
+            return f"invalid database URL {database()}: {_first_line(exc)}", EXIT_INVALID
         case SQLAlchemyError():
-            return f"database {database}: {_first_line(exc)}", EXIT_FAILED
+            return f"database {database()}: {_first_line(exc)}", EXIT_FAILED
         case CommandError():  # Alembic: e.g. a schema revision this version does not know
-            return f"database {database}: {exc}", EXIT_FAILED
+            return f"database {database()}: {exc}", EXIT_FAILED
     return None
+
+
+def _registry_error_code(exc: Exception) -> int:
+    """Exit 2 for a bad import document, a plugin name that is not installed, and what a remote
+    server refuses as input (a missing or wrong token, a host it does not allow); 1 for the
+    rest. Modules not imported cannot have raised: they are not imported to find out."""
+    transfer = sys.modules.get("fate_registry.transfer")
+    plugins = sys.modules.get("fate_registry.plugins")
+    client = sys.modules.get("fate_registry.client")
+    if transfer is not None and isinstance(exc, transfer.DocumentError):
+        return EXIT_INVALID
+    if plugins is not None and isinstance(exc, plugins.UnknownPlugins):
+        return EXIT_INVALID
+    if client is not None and isinstance(exc, client.AuthenticationFailed | client.Forbidden):
+        return EXIT_INVALID
+    return EXIT_FAILED

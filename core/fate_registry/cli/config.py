@@ -1,4 +1,5 @@
-"""``fate-registry config show``: the effective settings, secrets masked."""
+"""``fate-registry config show``: the effective settings, secrets masked, and where they came
+from."""
 
 from __future__ import annotations
 
@@ -7,25 +8,33 @@ from typing import Any
 
 import typer
 
-from .common import MASK, JsonFlag, masked_url, settings_of
-from .output import cell, flatten, new_table, print_json, print_table
+from .common import MASK, JsonFlag, masked_url, settings_of, state_of
+from .output import OutputOption, chosen, flatten, print_rows
 
 config_app = typer.Typer(help="Show the effective settings.", no_args_is_help=True)
 
 
 @config_app.command("show")
-def config_show(ctx: typer.Context, as_json: JsonFlag = False) -> None:
-    """Show the effective settings, secrets masked."""
+def config_show(ctx: typer.Context, output: OutputOption = None, as_json: JsonFlag = False) -> None:
+    """Show the effective settings, secrets masked.
+
+    Also names the settings file read (config_file) and why that one (config_source): --config,
+    $FATE_REGISTRY_CONFIG, or the first found of ./fate-registry.toml, the user's config folder
+    and /etc/fate-registry/config.toml.
+    """
     settings = settings_of(ctx)
-    shown = {name: _masked(name, getattr(settings, name)) for name in type(settings).model_fields}
-    if as_json:
-        print_json(shown)
-        return
-    table = new_table("setting", "value")
-    table.columns[0].overflow = table.columns[1].overflow = "fold"
-    for name, value in flatten(shown):
-        table.add_row(name, cell(value))
-    print_table(table)
+    state = state_of(ctx)
+    path, why = state.config_found or (None, "")
+    shown: dict[str, Any] = {"config_file": str(path) if path else None, "config_source": why}
+    if state.url is not None:
+        from ..client import shown_url
+
+        shown.update(url=shown_url(state.url), token=MASK if state.token else None)
+    shown.update(
+        {name: _masked(name, getattr(settings, name)) for name in type(settings).model_fields}
+    )
+    rows = list(flatten(shown))
+    print_rows(chosen(output, as_json), ("setting", "value"), rows, shown)
 
 
 def _masked(name: str, value: Any) -> Any:

@@ -17,10 +17,10 @@ def demo(
         int, typer.Option("--ids", min=1, max=1_000_000, help="How many ids to fetch.")
     ] = 5000,
 ) -> None:
-    """See it work: the registry and the reference service, a fetch, the four decisions.
+    """See the registry and a reference service at work.
 
-    Starts both on free loopback ports, fetches features for a few thousand ids, asks each
-    decision once through the hook gateway, prints each step, then stops both.
+    Starts both on free loopback ports, fetches features for a few thousand ids, asks each of
+    the four decisions once through the hook gateway, prints each step, then stops both.
     """
     from ..demo import DemoFailed, run
 

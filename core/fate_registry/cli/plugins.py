@@ -10,8 +10,17 @@ from typing import Annotated, Any
 
 import typer
 
-from .common import EXIT_INVALID, CliError, JsonFlag, open_registry, settings_of
-from .output import new_table, print_json, print_table
+from .common import (
+    EXIT_INVALID,
+    CliError,
+    JsonFlag,
+    local_only,
+    open_local_registry,
+    open_registry,
+    settings_of,
+    state_of,
+)
+from .output import Output, OutputOption, chosen, print_data, print_rows
 
 app = typer.Typer()
 
@@ -35,14 +44,20 @@ def plugins(
     show_all: Annotated[
         bool, typer.Option("--all", help="Also list plugins disabled or not selected.")
     ] = False,
+    output: OutputOption = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """List plugins (name, distribution, version, hooks, load errors) and the chain of each
-    capability. FATE_REGISTRY_LOAD_PLUGINS / _DISABLE_PLUGINS choose what loads."""
+    """List plugins and the chain of each capability.
+
+    For each plugin: name, distribution, version, status, and its hooks (or why it is broken).
+    FATE_REGISTRY_LOAD_PLUGINS and FATE_REGISTRY_DISABLE_PLUGINS choose what loads. Plain output
+    is the plugin lines, a blank line, then one line per capability: its name and its chain.
+    """
     from ..capabilities import CAPABILITIES
     from ..dispatch import Dispatcher
     from ..plugins import plugin_manager
 
+    local_only(ctx)
     manager = plugin_manager()
     dispatcher = Dispatcher(settings=settings_of(ctx).hooks, plugins=manager)
     listing = [info.as_dict() for info in manager.listing(all=show_all)]
@@ -53,32 +68,28 @@ def plugins(
         ]
         for capability in CAPABILITIES
     }
-    if as_json:
-        print_json({"plugins": listing, "chains": chains})
+    fmt = chosen(output, as_json)
+    if print_data(fmt, {"plugins": listing, "chains": chains}):
         return
-    table = new_table(
-        "plugin",
-        "distribution",
-        "version",
-        "status",
-        "hooks",
-        title="Plugins",
-        title_justify="left",
-    )
-    for info in listing:
-        detail = info["error"] if info["status"] == "broken" else ", ".join(info["hooks"])
-        table.add_row(
+    plugin_rows = [
+        [
             info["name"],
             info["distribution"] or "-",
             info["version"] or "-",
             info["status"],
-            detail or "-",
-        )
-    print_table(table)
-    chain_table = new_table("capability", "chain (in order)", title="Chains", title_justify="left")
-    for capability, names in chains.items():
-        chain_table.add_row(capability, ", ".join(names) or "(empty: the default answers)")
-    print_table(chain_table)
+            (info["error"] if info["status"] == "broken" else ", ".join(info["hooks"])) or "-",
+        ]
+        for info in listing
+    ]
+    headers = ("plugin", "distribution", "version", "status", "hooks")
+    print_rows(fmt, headers, plugin_rows, None, title="Plugins")
+    if fmt is Output.plain:
+        typer.echo("")
+    chain_rows = [
+        [capability, ", ".join(names) or "(empty: the default answers)"]
+        for capability, names in chains.items()
+    ]
+    print_rows(fmt, ("capability", "chain (in order)"), chain_rows, None, title="Chains")
 
 
 @app.command("call")
@@ -88,17 +99,30 @@ def call(
     json_file: Annotated[
         str, typer.Option("--json-file", metavar="FILE", help="The request as JSON; '-' for stdin.")
     ],
+    output: OutputOption = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Run a capability's chain on a request and print the answer, who gave it and the time.
+    """Run a capability's chain on a request.
 
-    Exit code 0 when a decision allows (or an ApiReader call succeeds), 1 when it denies.
+    Prints the answer, which plugin gave it and the time taken. Exit code 0 when a decision
+    allows (or an ApiReader call succeeds), 1 when it denies. With --url, a decision goes
+    through the server's hook gateway (/v1/hook/CAPABILITY).
     """
     from ..capabilities import DECISIONS
-    from ..dispatch import InvalidRequest
 
     request = _read_request(json_file)
-    dispatcher = open_registry(ctx).hooks
+    fmt = chosen(output, as_json)
+    if state_of(ctx).url is not None:  # the HTTP API offers the decisions only
+        if capability.value not in DECISIONS:
+            raise CliError(
+                f"{capability.value} is not offered by the hook gateway: run 'call' without --url",
+                EXIT_INVALID,
+            )
+        _call_remote(open_registry(ctx), capability.value, request, fmt)
+        return
+    from ..dispatch import InvalidRequest
+
+    dispatcher = open_local_registry(ctx).hooks
     started = time.perf_counter()
     try:
         if capability.value in DECISIONS:
@@ -111,8 +135,8 @@ def call(
     except InvalidRequest as exc:
         raise CliError(f"{json_file}: {exc}", EXIT_INVALID) from None
     allowed = answer.get("allowed", True)
-    if as_json:
-        print_json(answer)
+    if print_data(fmt, answer):
+        pass
     elif capability.value in DECISIONS:
         verdict = "allow" if allowed else "deny"
         typer.echo(f"{verdict}: code {answer['code']}, {answer['message']}")
@@ -129,6 +153,31 @@ def call(
         typer.echo(json.dumps(answer, ensure_ascii=False))
         typer.echo(f"plugin: {plugin}; {elapsed * 1000:.1f} ms")
     if not allowed:
+        raise typer.Exit(1)
+
+
+def _call_remote(client: Any, capability: str, request: Any, fmt: Output) -> None:
+    """A decision through the hook gateway: the verdict, FATE's code and message, the time."""
+    started = time.perf_counter()
+    reply = client.hook(capability, request)
+    elapsed = time.perf_counter() - started
+    answer: dict[str, Any] = {
+        "capability": capability,
+        "allowed": reply.get("code") == 0,
+        "code": reply.get("code"),
+        "message": reply.get("msg", ""),
+        "server": client.shown_url,
+        "elapsed": elapsed,
+    }
+    if reply.get("signature"):
+        answer["signature"] = reply["signature"]
+    if not print_data(fmt, answer):
+        verdict = "allow" if answer["allowed"] else "deny"
+        typer.echo(f"{verdict}: code {answer['code']}, {answer['message']}")
+        if answer.get("signature"):
+            typer.echo(f"signature: {answer['signature']}")
+        typer.echo(f"server: {client.shown_url}; {elapsed * 1000:.1f} ms")
+    if not answer["allowed"]:
         raise typer.Exit(1)
 
 

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from .common import EXIT_FAILED, EXIT_INVALID, CliError, settings_of, state_of
+from .common import EXIT_FAILED, EXIT_INVALID, CliError, local_only, settings_of, state_of
 
 app = typer.Typer()
 
@@ -16,16 +16,23 @@ def serve(
     ctx: typer.Context,
     host: Annotated[
         str | None,
-        typer.Option(help="Address to listen on (default: FATE_REGISTRY_HOST, 127.0.0.1)."),
+        typer.Option(
+            metavar="ADDRESS",
+            help="Address to listen on (default: FATE_REGISTRY_HOST, 127.0.0.1).",
+        ),
     ] = None,
     port: Annotated[
         int | None,
-        typer.Option(min=1, max=65535, help="Port (default: FATE_REGISTRY_PORT, 9390)."),
+        typer.Option(
+            min=1, max=65535, metavar="N", help="Port (default: FATE_REGISTRY_PORT, 9390)."
+        ),
     ] = None,
     db: Annotated[
         str | None, typer.Option("--db", metavar="URL", help="Database URL (as the global --db).")
     ] = None,
-    workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes.")] = 1,
+    workers: Annotated[
+        int, typer.Option(min=1, max=64, metavar="N", help="Worker processes, 1 to 64.")
+    ] = 1,
     insecure: Annotated[
         bool,
         typer.Option(
@@ -33,11 +40,18 @@ def serve(
             help="Listen beyond loopback although writes or the hook gateway are open to anyone.",
         ),
     ] = False,
-    log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
+    log_level: Annotated[
+        str, typer.Option(metavar="LEVEL", help="critical, error, warning, info, debug or trace.")
+    ] = "info",
 ) -> None:
-    """Serve the registration HTTP API: FATE Flow 1.x routes under /v1, 2.x under /v2."""
+    """Serve the registration HTTP API and the hook gateway.
+
+    FATE Flow 1.x routes under /v1, 2.x under /v2, the hook gateway under /v1/hook, and the API's
+    pages at /docs and /redoc. Logs one start-up summary, then one line per request.
+    """
     from ..http.serve import CannotListen, ServeError, serve_with
 
+    local_only(ctx)
     if db is not None:
         state_of(ctx).db = db
     try:

@@ -2,36 +2,54 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from .common import CliError, JsonFlag, json_option, open_registry
-from .output import fields_table, new_table, print_json, print_table
+from .output import (
+    OutputOption,
+    chosen,
+    is_pattern,
+    matches,
+    print_fields,
+    print_result,
+    print_rows,
+)
 
 if TYPE_CHECKING:
-    from rich.table import Table
-
     from ..models import Server, Service
 
 server_app = typer.Typer(help="Register, list, show and delete servers.", no_args_is_help=True)
 service_app = typer.Typer(help="Register, list, show and delete services.", no_args_is_help=True)
 
+SERVER_COLUMNS = ("name", "url", "tls", "updated")
+SERVICE_COLUMNS = ("server", "service", "method", "url")
 
-def servers_table(servers: list[Server]) -> Table:
-    table = new_table("name", "url", "tls", "updated")
-    table.columns[1].overflow = "fold"
-    for server in servers:
-        table.add_row(server.name, server.base_url, _tls(server), f"{server.updated_at:%F %T}")
-    return table
+ServerFilter = Annotated[
+    str | None,
+    typer.Option(
+        "--server",
+        metavar="NAME",
+        help="Only this server, or the servers whose names match a pattern such as 'fate*'.",
+    ),
+]
+ServiceFilter = Annotated[
+    str | None,
+    typer.Option(
+        "--service",
+        metavar="NAME",
+        help="Only this service, or the services whose names match a pattern such as 'up*'.",
+    ),
+]
 
 
-def services_table(services: list[Service]) -> Table:
-    table = new_table("server", "service", "method", "url")
-    table.columns[3].overflow = "fold"
-    for service in services:
-        table.add_row(service.server_name, service.service_name, service.method, service.url)
-    return table
+def server_row(server: Server) -> list[Any]:
+    return [server.name, server.base_url, _tls(server), f"{server.updated_at:%F %T}"]
+
+
+def service_row(service: Service) -> list[Any]:
+    return [service.server_name, service.service_name, service.method, service.url]
 
 
 def shown(service: Service) -> Service:
@@ -58,60 +76,81 @@ def _tls(server: Server) -> str:
 def server_register(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(metavar="NAME", help="Server name (stored upper-case).")],
-    host: Annotated[str, typer.Option(help="Hostname, IPv4 or IPv6 address.")],
-    port: Annotated[int, typer.Option(help="Port, 1 to 65535.")],
-    protocol: Annotated[str, typer.Option(help="http or https.")] = "http",
+    host: Annotated[str, typer.Option(metavar="HOST", help="Hostname, IPv4 or IPv6 address.")],
+    port: Annotated[int, typer.Option(metavar="PORT", help="Port, 1 to 65535.")],
+    protocol: Annotated[str, typer.Option(metavar="PROTOCOL", help="http or https.")] = "http",
     ca_bundle: Annotated[
         str | None, typer.Option(metavar="PATH", help="CA bundle to verify https.")
     ] = None,
     client_cert: Annotated[
         str | None, typer.Option(metavar="PATH", help="Client certificate (mTLS).")
     ] = None,
+    output: OutputOption = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Register a server, or move it: its services follow it to the new address."""
+    """Register a server, or move it.
+
+    Its services follow it to the new address at once.
+    """
     server = open_registry(ctx).register_server(
         name, host, port, protocol, ca_bundle=ca_bundle, client_cert=client_cert
     )
-    if as_json:
-        print_json(server.model_dump(mode="json"))
-    else:
-        typer.echo(f"registered server {server.name} at {server.base_url}")
+    print_result(
+        chosen(output, as_json),
+        f"registered server {server.name} at {server.base_url}",
+        server.model_dump(mode="json"),
+    )
 
 
 @server_app.command("list")
-def server_list(ctx: typer.Context, as_json: JsonFlag = False) -> None:
-    """List the registered servers."""
+def server_list(
+    ctx: typer.Context,
+    server: ServerFilter = None,
+    output: OutputOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """List the registered servers.
+
+    Plain output (the default in a pipe) is one line per server, tab-separated: name, url, tls,
+    updated.
+    """
     servers = open_registry(ctx).servers()
-    if as_json:
-        print_json([server.model_dump(mode="json") for server in servers])
-    else:
-        print_table(servers_table(servers))
+    if server is not None and not is_pattern(server):
+        server = server.upper()
+    listed = [found for found in servers if matches(found.name, server)]
+    print_rows(
+        chosen(output, as_json),
+        SERVER_COLUMNS,
+        [server_row(found) for found in listed],
+        [found.model_dump(mode="json") for found in listed],
+    )
 
 
 @server_app.command("show")
 def server_show(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(metavar="NAME", help="Server name.")],
+    output: OutputOption = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Show a server and its services."""
     registry = open_registry(ctx)
     server = registry.server(name)
     services = [shown(service) for service in registry.services(server.name)]
-    if as_json:
-        print_json(
-            {
-                **server.model_dump(mode="json"),
-                "services": [service.model_dump(mode="json") for service in services],
-            }
-        )
+    fmt = chosen(output, as_json)
+    data = {
+        **server.model_dump(mode="json"),
+        "services": [service.model_dump(mode="json") for service in services],
+    }
+    fields = {"url": server.base_url, **server.model_dump(mode="json", exclude={"name"})}
+    print_fields(fmt, f"server {server.name}", fields, data)
+    if fmt in ("json", "yaml"):
         return
-    fields = server.model_dump(mode="json", exclude={"name"})
-    print_table(fields_table(f"server {server.name}", {"url": server.base_url, **fields}))
     if services:
-        print_table(services_table(services))
-    else:
+        if fmt == "plain":
+            typer.echo("")
+        print_rows(fmt, SERVICE_COLUMNS, [service_row(service) for service in services], None)
+    elif fmt == "table":
         typer.echo("no services")
 
 
@@ -120,20 +159,25 @@ def server_delete(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(metavar="NAME", help="Server name.")],
     cascade: Annotated[bool, typer.Option(help="Delete its services too.")] = False,
+    output: OutputOption = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Delete a server; refused while it has services, unless --cascade."""
+    """Delete a server.
+
+    Refused while it has services, unless --cascade.
+    """
     from ..errors import Conflict
 
     try:
         deleted = open_registry(ctx).delete_server(name, cascade=cascade)
     except Conflict as exc:
         raise CliError(f"{exc} (--cascade)") from None
-    if as_json:
-        print_json({"server_name": name.upper(), "services_deleted": deleted})
-    else:
-        also = f" and its {deleted} service(s)" if deleted else ""
-        typer.echo(f"deleted server {name.upper()}{also}")
+    also = f" and its {deleted} service(s)" if deleted else ""
+    print_result(
+        chosen(output, as_json),
+        f"deleted server {name.upper()}{also}",
+        {"server_name": name.upper(), "services_deleted": deleted},
+    )
 
 
 # -- service --------------------------------------------------------------------------------------
@@ -146,10 +190,13 @@ def service_register(
     service: Annotated[
         str, typer.Argument(metavar="SERVICE", help="Service name, e.g. upload or permission.")
     ],
-    uri: Annotated[str, typer.Option(help="Path on the server, starting with '/'.")],
-    method: Annotated[str, typer.Option(help="GET, POST, PUT, PATCH or DELETE.")] = "POST",
+    uri: Annotated[str, typer.Option(metavar="URI", help="Path on the server, starting with '/'.")],
+    method: Annotated[
+        str, typer.Option(metavar="METHOD", help="GET, POST, PUT, PATCH or DELETE.")
+    ] = "POST",
     protocol: Annotated[
-        str | None, typer.Option(help="http or https (default: the server's).")
+        str | None,
+        typer.Option(metavar="PROTOCOL", help="http or https (default: the server's)."),
     ] = None,
     params: Annotated[
         str | None, typer.Option(metavar="JSON", help="Query parameters, a JSON object.")
@@ -160,6 +207,7 @@ def service_register(
     headers: Annotated[
         str | None, typer.Option(metavar="JSON", help="Headers, a JSON object of strings.")
     ] = None,
+    output: OutputOption = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Register a service on a server, or replace it."""
@@ -174,27 +222,41 @@ def service_register(
         headers=json_option("headers", headers),
     )
     registered = shown(registered)
-    if as_json:
-        print_json(registered.model_dump(mode="json"))
-    else:
-        typer.echo(
-            f"registered service {registered.service_name} on {registered.server_name}: "
-            f"{registered.method} {registered.url}"
-        )
+    print_result(
+        chosen(output, as_json),
+        f"registered service {registered.service_name} on {registered.server_name}: "
+        f"{registered.method} {registered.url}",
+        registered.model_dump(mode="json"),
+    )
 
 
 @service_app.command("list")
 def service_list(
     ctx: typer.Context,
-    server: Annotated[str | None, typer.Option(help="Only the services of this server.")] = None,
+    server: ServerFilter = None,
+    service: ServiceFilter = None,
+    output: OutputOption = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """List the registered services, with their URLs as they resolve now."""
-    services = [shown(service) for service in open_registry(ctx).services(server)]
-    if as_json:
-        print_json([service.model_dump(mode="json") for service in services])
+    """List the registered services, with their URLs as they resolve now.
+
+    Plain output (the default in a pipe) is one line per service, tab-separated: server,
+    service, method, url. A --server given by name must be registered (exit 3 otherwise).
+    """
+    registry = open_registry(ctx)
+    if server is not None and not is_pattern(server):
+        services = registry.services(server)
     else:
-        print_table(services_table(services))
+        services = [found for found in registry.services() if matches(found.server_name, server)]
+    if service is not None and not is_pattern(service):
+        service = service.lower()
+    listed = [shown(found) for found in services if matches(found.service_name, service)]
+    print_rows(
+        chosen(output, as_json),
+        SERVICE_COLUMNS,
+        [service_row(found) for found in listed],
+        [found.model_dump(mode="json") for found in listed],
+    )
 
 
 @service_app.command("show")
@@ -202,15 +264,14 @@ def service_show(
     ctx: typer.Context,
     server: Annotated[str, typer.Argument(metavar="SERVER", help="Server name.")],
     service: Annotated[str, typer.Argument(metavar="SERVICE", help="Service name.")],
+    output: OutputOption = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Show a service: its URL, method, params, data and headers."""
     found = shown(open_registry(ctx).service(server, service))
-    if as_json:
-        print_json(found.model_dump(mode="json"))
-        return
     fields = found.model_dump(mode="json", exclude={"server_name", "service_name"})
-    print_table(fields_table(f"service {found.service_name} on {found.server_name}", fields))
+    title = f"service {found.service_name} on {found.server_name}"
+    print_fields(chosen(output, as_json), title, fields, found.model_dump(mode="json"))
 
 
 @service_app.command("delete")
@@ -218,11 +279,13 @@ def service_delete(
     ctx: typer.Context,
     server: Annotated[str, typer.Argument(metavar="SERVER", help="Server name.")],
     service: Annotated[str, typer.Argument(metavar="SERVICE", help="Service name.")],
+    output: OutputOption = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Delete a service."""
     open_registry(ctx).delete_service(server, service)
-    if as_json:
-        print_json({"server_name": server.upper(), "service_name": service.lower()})
-    else:
-        typer.echo(f"deleted service {service.lower()} on {server.upper()}")
+    print_result(
+        chosen(output, as_json),
+        f"deleted service {service.lower()} on {server.upper()}",
+        {"server_name": server.upper(), "service_name": service.lower()},
+    )

@@ -9,8 +9,8 @@ from typing import Annotated
 
 import typer
 
-from .common import EXIT_INVALID, CliError, JsonFlag, open_registry, read_text
-from .output import print_json
+from .common import EXIT_INVALID, CliError, JsonFlag, open_local_registry, open_registry, read_text
+from .output import OutputOption, chosen, print_result
 
 app = typer.Typer()
 
@@ -24,12 +24,14 @@ class Format(StrEnum):
 def import_(
     ctx: typer.Context,
     file: Annotated[str, typer.Argument(metavar="FILE", help="YAML or JSON file; '-' for stdin.")],
+    output: OutputOption = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Import servers and services: all of them, or none when one entry is wrong.
+    """Import servers and services from a file.
 
-    Reads the document `export` writes, or FATE Flow's legacy form
-    {SERVER: {host, port, api: {SERVICE: {uri, method, params, data, headers}}}}.
+    All of them, or none when one entry is wrong. Reads the document 'export' writes, or FATE
+    Flow's legacy form {SERVER: {host, port, api: {SERVICE: {uri, method, params, data,
+    headers}}}}.
     """
     from .. import transfer
     from ..errors import InvalidRegistration
@@ -41,10 +43,11 @@ def import_(
         servers, services = transfer.import_document(open_registry(ctx), document)
     except (transfer.DocumentError, InvalidRegistration) as exc:
         raise CliError(f"{file}: {exc}", EXIT_INVALID) from None
-    if as_json:
-        print_json({"servers": servers, "services": services})
-    else:
-        typer.echo(f"imported {servers} server(s) and {services} service(s) from {file}")
+    print_result(
+        chosen(output, as_json),
+        f"imported {servers} server(s) and {services} service(s) from {file}",
+        {"servers": servers, "services": services},
+    )
 
 
 @app.command("export")
@@ -52,13 +55,17 @@ def export(
     ctx: typer.Context,
     fmt: Annotated[Format, typer.Option("--format", help="Document format.")] = Format.yaml,
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write to FILE instead of stdout.")
+        Path | None,
+        typer.Option("--output", "-o", metavar="FILE", help="Write to FILE instead of stdout."),
     ] = None,
 ) -> None:
-    """Export every server and service, in the form `import` reads back."""
+    """Export every server and service to a file.
+
+    In the form 'import' reads back. Not over --url: the HTTP API masks secret values.
+    """
     from .. import transfer
 
-    document = transfer.export_document(open_registry(ctx))
+    document = transfer.export_document(open_local_registry(ctx))
     text = transfer.dumps(document, fmt.value)
     if output is None:
         typer.echo(text, nl=False)

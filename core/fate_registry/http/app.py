@@ -8,6 +8,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 
 from .. import __name__ as package_name
 from ..errors import RegistryUnavailable
@@ -32,11 +33,14 @@ Writes need a bearer token once `FATE_REGISTRY_ADMIN_TOKENS` is set. See docs/se
 
 def create_app(registry: Registry, settings: Settings) -> FastAPI:
     """The app over ``registry``; the caller owns the registry and closes it."""
-    app = FastAPI(
+    # /docs and /redoc load Swagger UI and ReDoc from files installed with fastapi-offline,
+    # served under /docs-assets: they work on networks without internet, as many FATE sites are.
+    app = FastAPIOffline(
         title="fate-registry",
         version=_version(),
         description=DESCRIPTION,
         redirect_slashes=False,  # a redirect would be built from the request's Host header
+        static_url="/docs-assets",
     )
     app.state.registry = registry
     app.state.settings = settings

@@ -7,6 +7,7 @@ import copy
 import ipaddress
 import json
 import logging
+import logging.config
 import os
 import socket
 from typing import Any
@@ -187,7 +188,9 @@ def serve(
         # Each worker process builds its own app and registry from these variables. A database
         # they could not use (unreachable, a newer schema) is refused here, once, before any
         # worker starts.
-        Registry(settings=settings).close()
+        logging.config.dictConfig(options["log_config"])  # uvicorn applies it again, the same
+        with Registry(settings=settings) as registry:
+            log_summary(settings, registry, workers, insecure)
         # uvicorn's supervisor binds the port itself (its API takes no socket we could hand
         # over on every version we support): ours is closed just before, a window of a few
         # milliseconds in which another process taking the port gets uvicorn's own error.
@@ -197,6 +200,7 @@ def serve(
         return
     with sock, Registry(settings=settings) as registry:
         server = uvicorn.Server(uvicorn.Config(create_app(registry, settings), **options))
+        log_summary(settings, registry, workers, insecure)  # after uvicorn's Config: logging is set
         # uvicorn says where it listens only when it binds the port itself.
         log.info(
             "listening on %s (Press CTRL+C to quit)", base_url("http", *sock.getsockname()[:2])
@@ -204,6 +208,13 @@ def serve(
         server.run(sockets=[sock])
     if not server.started:
         raise ServeError("the server did not start: see the log above")
+
+
+def log_summary(settings: Settings, registry: Registry, workers: int, insecure: bool) -> None:
+    """The one start-up summary: address, database (masked), plugins, chains, protections."""
+    from .startup import summary
+
+    log.info(summary(settings, registry, workers=workers, insecure=insecure))
 
 
 def listen(host: str, port: int) -> socket.socket:

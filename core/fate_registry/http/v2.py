@@ -97,6 +97,21 @@ def query_service(
     return reply(request.url.path, v2_service_row(service, everything=hides_values(request)))
 
 
+@router.get(
+    "/server/service/query/all",
+    response_model=V2Reply[list[V2ServiceRow]],
+    **access("read"),
+    summary="Every service, or every service of one server (ours: FATE Flow has no such route)",
+)
+def query_all_services(
+    request: Request, server_name: Annotated[ServerName | None, Query()] = None
+) -> JSONResponse:
+    services = registry_of(request).services(server_name)
+    everything = hides_values(request)
+    rows = [v2_service_row(service, everything=everything) for service in services]
+    return reply(request.url.path, rows)
+
+
 @router.post(
     "/server/service/delete",
     response_model=V2Reply[None],

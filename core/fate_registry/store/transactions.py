@@ -3,12 +3,12 @@ and a database that cannot be used raises RegistryUnavailable (see failures.py).
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Insert, update
-from sqlalchemy.dialects import mysql, postgresql, sqlite
 
 from .failures import reported
 from .tables import revision_t
@@ -37,14 +37,21 @@ def read(engine: Engine) -> Iterator[Connection]:
         yield conn
 
 
+def _module(dialect: str) -> Any:
+    """SQLAlchemy's module of ``dialect`` (mysql, postgresql, else sqlite), imported when first
+    used: PostgreSQL's alone costs a command-line command about 0.1 s."""
+    name = dialect if dialect in ("mysql", "postgresql") else "sqlite"
+    return importlib.import_module(f"sqlalchemy.dialects.{name}")
+
+
 def upsert(dialect: str, table: Any, keys: list[str]) -> Insert:
     """INSERT, or UPDATE every column but the keys and created_at when the keys exist."""
     changing = [c.name for c in table.columns if c.name not in keys and c.name != "created_at"]
     if dialect == "mysql":
-        stmt = mysql.insert(table)
+        stmt = _module("mysql").insert(table)
         mysql_upsert: Insert = stmt.on_duplicate_key_update({c: stmt.inserted[c] for c in changing})
         return mysql_upsert
-    module = postgresql if dialect == "postgresql" else sqlite
+    module = _module(dialect)
     insert = module.insert(table)
     other_upsert: Insert = insert.on_conflict_do_update(
         index_elements=keys, set_={c: insert.excluded[c] for c in changing}
@@ -57,8 +64,9 @@ def insert_if_absent(dialect: str, table: Any) -> Insert:
     MySQL the row count (0 when the row existed); elsewhere a row returned by ``RETURNING`` (the
     row count of psycopg is -1 here)."""
     if dialect == "mysql":
-        return mysql.insert(table).prefix_with("IGNORE")
-    module = postgresql if dialect == "postgresql" else sqlite
+        mysql_ignore: Insert = _module("mysql").insert(table).prefix_with("IGNORE")
+        return mysql_ignore
+    module = _module(dialect)
     first_key = next(iter(table.primary_key.columns))
     ignored: Insert = module.insert(table).on_conflict_do_nothing().returning(first_key)
     return ignored

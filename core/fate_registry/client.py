@@ -1,0 +1,347 @@
+"""``RegistryClient``: the registry over its HTTP API (a ``fate-registry serve``), with the methods
+and typed exceptions of :class:`fate_registry.Registry` that the API offers.
+
+    with RegistryClient("http://registry:9390", token=os.environ["TOKEN"]) as reg:
+        reg.register_server("third", host="10.0.0.5", port=8080)
+        reg.services("third")
+
+Inputs are validated here with the same models as ``Registry``'s, so a bad field fails before
+any request, with the same message. Replies are read by our own keys (v2 routes), so keys that
+FATE Flow's clients want beside them change nothing. Replies mask values stored under
+secret-looking names (see docs/server.md), so ``service()`` shows them masked. The token is sent
+as ``Authorization: Bearer`` and appears in no message, log or ``repr``; messages name the URL
+without user, password or query.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import requests
+
+from .errors import Conflict, InvalidRegistration, RegistryError, ServerNotFound, ServiceNotFound
+from .models import (
+    Server,
+    ServerRegistration,
+    Service,
+    ServiceRegistration,
+    server_name,
+    service_name,
+    validate,
+)
+
+TIMEOUT = (5.0, 60.0)  # seconds to connect, seconds to read a reply
+_SERVER_MISSING = re.compile(r"server '([^']*)' is not registered")
+_SERVICE_MISSING = re.compile(r"service '([^']*)' is not registered on server '([^']*)'")
+_FIELD = re.compile(r"([A-Za-z0-9_.\[\]()-]+): (.+)")
+
+
+class RemoteError(RegistryError):
+    """The registry server could not do what was asked, for a reason other than the typed
+    errors it shares with ``Registry``; ``status`` is the HTTP status (None without a reply)."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class Unreachable(RemoteError):
+    """No reply: the server is down, the address is wrong, or it did not answer in time."""
+
+
+class AuthenticationFailed(RemoteError):
+    """401: the token is missing or wrong (``--token`` / ``FATE_REGISTRY_TOKEN``)."""
+
+
+class Forbidden(RemoteError):
+    """403: the server refuses this input, e.g. a host outside its ``allowed_hosts``."""
+
+
+def shown_url(url: str) -> str:
+    """``url`` without user, password, query or fragment: what messages may show."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+class RegistryClient:
+    """The registry at ``url`` (e.g. ``http://127.0.0.1:9390``) over its HTTP API."""
+
+    def __init__(
+        self,
+        url: str,
+        token: str | None = None,
+        *,
+        timeout: tuple[float, float] = TIMEOUT,
+        verify: bool | str = True,
+    ) -> None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise InvalidRegistration([("url", "must be an http:// or https:// URL with a host")])
+        # Paths are appended to it: a query or fragment of the URL given is dropped.
+        self.url = urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
+        self.shown_url = shown_url(self.url)
+        self.timeout = timeout
+        self._session = requests.Session()
+        self._session.verify = verify
+        self._session.headers["Accept"] = "application/json"
+        if token:
+            self._session.headers["Authorization"] = f"Bearer {token}"
+
+    def __repr__(self) -> str:
+        return f"RegistryClient({self.shown_url!r})"
+
+    def close(self) -> None:
+        self._session.close()
+
+    def __enter__(self) -> RegistryClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- writes -----------------------------------------------------------------------------
+
+    def register_server(
+        self,
+        name: str,
+        host: str,
+        port: int | str,
+        protocol: str = "http",
+        *,
+        ca_bundle: str | None = None,
+        client_cert: str | None = None,
+    ) -> Server:
+        """Add a server or move it: its services resolve to the new address at once."""
+        reg = validate(
+            ServerRegistration,
+            name=name,
+            host=host,
+            port=port,
+            protocol=protocol,
+            ca_bundle=ca_bundle,
+            client_cert=client_cert,
+        )
+        _no_tls_paths(reg)
+        body = {"server_name": reg.name, "host": reg.host, "port": reg.port}
+        return _server_of(
+            self._call("POST", "/v2/server/registry", json={**body, "protocol": reg.protocol})
+        )
+
+    def register_service(
+        self,
+        server_name: str,
+        service_name: str,
+        uri: str,
+        method: str = "POST",
+        *,
+        protocol: str | None = None,
+        params: dict[str, Any] | None = None,
+        data: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Service:
+        """Add or replace a service on a registered server."""
+        reg = validate(
+            ServiceRegistration,
+            server_name=server_name,
+            service_name=service_name,
+            uri=uri,
+            method=method,
+            protocol=protocol,
+            params=params or {},
+            data=data or {},
+            headers=headers or {},
+        )
+        reply = self._call("POST", "/v2/server/service/registry", json=reg.model_dump())
+        return _service_of(reply)
+
+    def register_many(
+        self, servers: list[ServerRegistration], services: list[ServiceRegistration]
+    ) -> tuple[int, int]:
+        """Write validated registrations in one transaction, as ``Registry.register_many``:
+        sent as FATE Flow's legacy body of ``/v1/service/registry``, all or nothing. A service
+        whose server is not among ``servers`` goes with that server as registered now."""
+        body: dict[str, dict[str, Any]] = {}
+        for server in servers:
+            _no_tls_paths(server)
+            if server.name in body:
+                raise InvalidRegistration([("servers", f"given more than once: {server.name}")])
+            body[server.name] = _legacy_server(server.host, server.port, server.protocol)
+        for service in services:
+            if service.server_name not in body:
+                known = self.server(service.server_name)
+                body[service.server_name] = _legacy_server(known.host, known.port, known.protocol)
+            api = body[service.server_name]["api"]
+            if service.service_name in api:
+                key = f"{service.server_name}/{service.service_name}"
+                raise InvalidRegistration([("services", f"given more than once: {key}")])
+            api[service.service_name] = service.model_dump(
+                include={"uri", "method", "protocol", "params", "data", "headers"},
+                exclude_none=True,
+            )
+        if not body:
+            return 0, 0
+        self._call("POST", "/v1/service/registry", json=body)
+        return len(servers), len(services)  # as Registry counts: what the caller gave
+
+    def delete_service(self, server_name: str, service_name: str) -> None:
+        server, service = _names(server_name, service_name)
+        body = {"server_name": server, "service_name": service}
+        self._call("POST", "/v2/server/service/delete", json=body)
+
+    def delete_server(self, name: str, *, cascade: bool = False) -> int:
+        """Delete a server; refused while it has services unless ``cascade``."""
+        body = {"server_name": _server(name), "cascade": cascade}
+        return int(self._call("POST", "/v2/server/delete", json=body)["services"])
+
+    # -- reads ------------------------------------------------------------------------------
+
+    def server(self, name: str) -> Server:
+        return _server_of(
+            self._call("GET", "/v2/server/query", params={"server_name": _server(name)})
+        )
+
+    def servers(self) -> list[Server]:
+        by_name = self._call("GET", "/v2/server/query/all")
+        return [_server_of(row) for _, row in sorted(by_name.items())]
+
+    def service(self, server_name: str, service_name: str) -> Service:
+        server, service = _names(server_name, service_name)
+        query = {"server_name": server, "service_name": service}
+        return _service_of(self._call("GET", "/v2/server/service/query", params=query))
+
+    def services(self, server_name: str | None = None) -> list[Service]:
+        query = {} if server_name is None else {"server_name": _server(server_name)}
+        rows = self._call("GET", "/v2/server/service/query/all", params=query)
+        return [_service_of(row) for row in rows]
+
+    @property
+    def revision(self) -> int:
+        """The database's revision counter, from ``/readyz``."""
+        return int(self._call("GET", "/readyz", envelope=False)["revision"])
+
+    def hook(self, capability: str, request: dict[str, Any]) -> dict[str, Any]:
+        """A decision of the hook gateway (``/v1/hook/<capability>``): FATE's ``{code, msg}``
+        reply, ``signature`` too for a signature."""
+        reply = self._call("POST", f"/v1/hook/{capability}", json=request, envelope=False)
+        if not isinstance(reply, dict) or "code" not in reply:
+            raise RemoteError(f"{self.shown_url}: the hook gateway's reply is not FATE's")
+        return reply
+
+    # -- the exchange -----------------------------------------------------------------------
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: dict[str, str] | None = None,
+        envelope: bool = True,
+    ) -> Any:
+        """The ``data`` of the reply (the whole body when not an envelope), or a typed error."""
+        try:
+            response = self._session.request(
+                method, self.url + path, json=json, params=params, timeout=self.timeout
+            )
+        except requests.Timeout:
+            raise Unreachable(
+                f"{self.shown_url} did not answer within {self.timeout[1]:g} s"
+            ) from None
+        except requests.RequestException as exc:
+            raise Unreachable(f"cannot reach {self.shown_url}: {_reason(exc)}") from None
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            raise RemoteError(
+                f"{self.shown_url}{path}: HTTP {response.status_code} without a JSON reply "
+                "(is this a fate-registry server?)",
+                response.status_code,
+            )
+        if response.status_code >= 400 or (envelope and body.get("code", body.get("retcode"))):
+            raise _error(self.shown_url, path, response.status_code, body)
+        return body.get("data") if envelope else body
+
+
+def _legacy_server(host: str, port: int, protocol: str) -> dict[str, Any]:
+    return {"host": host, "port": port, "protocol": protocol, "api": {}}
+
+
+def _no_tls_paths(reg: ServerRegistration) -> None:
+    for field in ("ca_bundle", "client_cert"):
+        if getattr(reg, field) is not None:
+            raise InvalidRegistration(
+                [(field, "cannot be set over the HTTP API: register it where the database is")]
+            )
+
+
+def _server_of(row: Any) -> Server:
+    return Server.model_validate({key: row[key] for key in Server.model_fields if key in row})
+
+
+def _service_of(row: Any) -> Service:
+    return Service.model_validate({key: row[key] for key in Service.model_fields if key in row})
+
+
+def _server(name: str) -> str:
+    try:
+        return server_name(name)
+    except ValueError as exc:
+        raise InvalidRegistration([("server_name", str(exc))]) from None
+
+
+def _names(server: str, service: str) -> tuple[str, str]:
+    checked = _server(server)
+    try:
+        return checked, service_name(service)
+    except ValueError as exc:
+        raise InvalidRegistration([("service_name", str(exc))]) from None
+
+
+def _reason(exc: requests.RequestException) -> str:
+    """The innermost cause, without the URL (which may carry credentials)."""
+    cause: BaseException = exc
+    while cause.__context__ is not None and cause.__context__ is not cause:
+        cause = cause.__context__
+    text = str(cause).split("] ", 1)[-1] if "] " in str(cause) else str(cause)
+    if "://" in text or "@" in text:  # a URL slipped into the text: say only what failed
+        text = type(cause).__name__
+    return text or type(cause).__name__
+
+
+def _error(url: str, path: str, status: int, body: dict[str, Any]) -> RegistryError:
+    message = str(body.get("message", body.get("retmsg", body.get("msg", ""))))
+    if status == 404 and (match := _SERVICE_MISSING.fullmatch(message)):
+        return ServiceNotFound(match[2], match[1])
+    if status == 404 and (match := _SERVER_MISSING.fullmatch(message)):
+        return ServerNotFound(match[1])
+    if status == 409:
+        return Conflict(message)
+    if status == 400:
+        problems = []
+        for part in message.split("; "):
+            field = _FIELD.fullmatch(part)
+            problems.append((field[1], field[2]) if field else ("body", part))
+        return InvalidRegistration(problems)
+    if status == 401:
+        return AuthenticationFailed(f"{url}: {message} (--token or FATE_REGISTRY_TOKEN)", status)
+    if status == 403:
+        return Forbidden(message, status)
+    return RemoteError(f"{url}{path}: HTTP {status}: {message}", status)
+
+
+__all__ = [
+    "AuthenticationFailed",
+    "Forbidden",
+    "RegistryClient",
+    "RemoteError",
+    "Unreachable",
+    "shown_url",
+]
