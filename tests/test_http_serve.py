@@ -144,3 +144,33 @@ def test_serve_on_a_port_in_use_is_one_error_line_and_exit_1(sqlite_url, workers
     assert result.returncode == 1
     assert result.stdout == ""
     assert result.stderr == f"error: cannot listen on 127.0.0.1:{port}: Address already in use\n"
+
+
+def test_connections_of_the_socket_serve_binds_send_without_delay():
+    """A reply on a kept-alive connection must not wait for the client's delayed ACK (Nagle):
+    asyncio sets TCP_NODELAY on the connections of a TCP socket, if the socket says it is."""
+    import asyncio
+    import socket
+
+    from fate_registry.http.serve import listen
+
+    sock = listen("127.0.0.1", 0)
+    nodelay: list[int] = []
+
+    async def check() -> None:
+        def accepted(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            conn = writer.get_extra_info("socket")
+            nodelay.append(conn.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+            writer.close()
+
+        server = await asyncio.start_server(accepted, sock=sock)
+        port = sock.getsockname()[1]
+        _, writer = await asyncio.open_connection("127.0.0.1", port)
+        while not nodelay:
+            await asyncio.sleep(0.01)
+        writer.close()
+        server.close()
+        await server.wait_closed()
+
+    asyncio.run(check())
+    assert nodelay == [1]
