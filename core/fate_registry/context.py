@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 HOP_HEADER = "X-Fate-Registry-Hop"
@@ -33,7 +34,12 @@ class HookContext:
     decision_id: str
     server_name: str = "HOOK"
     signing_secret: str | None = field(default=None, repr=False)
-    cancelled: threading.Event = field(default_factory=threading.Event, repr=False, compare=False)
+
+    @cached_property
+    def cancelled(self) -> threading.Event:
+        # Made when first asked for: only ApiReader's long calls are cancelled, and a decision
+        # should not pay for an Event it never uses.
+        return threading.Event()
 
     def remaining(self) -> float:
         """Seconds left before the deadline (never negative)."""
