@@ -110,7 +110,7 @@ def serving(db_url: str, env: dict[str, str]) -> Iterator[str]:
             try:
                 if requests.get(f"{base}/readyz", timeout=5).status_code == 200:
                     break
-            except requests.ConnectionError:
+            except requests.RequestException:  # not up yet, or slow under load
                 pass
             time.sleep(0.1)
         yield base

@@ -71,7 +71,7 @@ def start_service(port: int) -> subprocess.Popen[bytes]:
         try:
             requests.post(f"http://127.0.0.1:{port}/auth", json={}, timeout=0.5)
             return process
-        except requests.ConnectionError:
+        except requests.RequestException:  # not up yet, or slow under load
             time.sleep(0.05)
     process.kill()
     raise RuntimeError("callback service did not start")

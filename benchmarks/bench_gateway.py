@@ -94,7 +94,7 @@ def _wait(url: str, process: subprocess.Popen[bytes], method: str = "post") -> N
         try:
             getattr(requests, method)(url, json={}, timeout=0.5)
             return
-        except requests.ConnectionError:
+        except requests.RequestException:  # not up yet, or slow under load
             time.sleep(0.05)
     process.kill()
     raise RuntimeError(f"{url} did not answer")

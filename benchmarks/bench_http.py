@@ -103,7 +103,7 @@ def server(kind: str, *args: str) -> Iterator[str]:
             try:
                 requests.post(f"{base}/noop" if kind == "noop" else f"{base}/readyz", timeout=1)
                 break
-            except requests.ConnectionError:
+            except requests.RequestException:  # not up yet, or slow under load
                 if time.monotonic() > deadline or process.poll() is not None:
                     raise RuntimeError(f"{kind} server did not start") from None
                 time.sleep(0.1)

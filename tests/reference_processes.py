@@ -54,7 +54,7 @@ def _wait_for(url: str, process: subprocess.Popen[bytes], log: Path, seconds: fl
         try:
             requests.get(url, timeout=1)
             return
-        except requests.ConnectionError:
+        except requests.RequestException:  # not up yet, or slow under load
             time.sleep(0.1)
     raise RuntimeError(f"{url} did not answer in {seconds} s: {log.read_text()[-2000:]}")
 

@@ -58,7 +58,7 @@ def serve(db_url: str, *args: str, env: dict[str, str] | None = None) -> Iterato
             try:
                 if requests.get(f"{served.url}/readyz", timeout=1).status_code == 200:
                     break
-            except requests.ConnectionError:
+            except requests.RequestException:  # not listening yet, or slow on a loaded machine
                 pass
             if time.monotonic() > deadline:
                 raise AssertionError(f"serve did not get ready: {served.log_text()}")

@@ -35,7 +35,7 @@ def wait_ready(process: subprocess.Popen[bytes], base: str, timeout: float = 30.
         try:
             if requests.get(f"{base}/readyz", timeout=1).status_code == 200:
                 return
-        except requests.ConnectionError:
+        except requests.RequestException:  # not listening yet, or slow on a loaded machine
             time.sleep(0.1)
     raise AssertionError(f"serve did not answer {base}/readyz within {timeout} s")
 
