@@ -62,7 +62,7 @@ def start_service(port: int) -> subprocess.Popen[bytes]:
     code = (
         "import sys, uvicorn; sys.path.insert(0, sys.argv[1]); "
         "uvicorn.run('bench_dispatch:app', host='127.0.0.1', port=int(sys.argv[2]), "
-        "log_level='warning', access_log=False)"
+        "log_level='warning', access_log=False, http='h11', loop='asyncio')"
     )
     here = str(Path(__file__).resolve().parent)
     process = subprocess.Popen([sys.executable, "-c", code, here, str(port)])

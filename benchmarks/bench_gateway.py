@@ -13,11 +13,16 @@ Each in two client styles: FATE Flow 1.11's hook code (``requests.post(url, json
 connection per call, no session) and a keep-alive ``requests.Session`` (as
 contrib/fate-flow-hooks calls); with 1 caller and with ``--concurrency`` callers. Prints p50,
 p99 and calls/s, and each path's ratio to direct in the same style and round.
+
+``--also LABEL=PYTHON`` (repeatable) adds the two gateway paths once more, served by another
+environment's ``fate-registry`` (an earlier build, or one without httptools and uvloop),
+interleaved with the rest so that the comparison sees the same machine load.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -65,7 +70,7 @@ def start_empty(port: int) -> subprocess.Popen[bytes]:
     code = (
         "import sys, uvicorn; sys.path.insert(0, sys.argv[1]); "
         "uvicorn.run('bench_gateway:empty_app', host='127.0.0.1', port=int(sys.argv[2]), "
-        "log_level='warning', access_log=False)"
+        "log_level='warning', access_log=False, http='h11', loop='asyncio')"
     )
     here = str(Path(__file__).resolve().parent)
     process = subprocess.Popen([sys.executable, "-c", code, here, str(port)])
@@ -73,9 +78,11 @@ def start_empty(port: int) -> subprocess.Popen[bytes]:
     return process
 
 
-def start_serve(db_url: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    command = shutil.which("fate-registry", path=str(Path(sys.executable).parent))
-    args = [command] if command else [sys.executable, "-m", "fate_registry.cli"]
+def start_serve(
+    db_url: str, port: int, env: dict[str, str], python: str = sys.executable
+) -> subprocess.Popen[bytes]:
+    command = shutil.which("fate-registry", path=str(Path(python).parent))
+    args = [command] if command else [python, "-m", "fate_registry.cli"]
     process = subprocess.Popen(
         [*args, "serve", "--db", db_url, "--port", str(port)],
         env={**os.environ, **env},
@@ -126,20 +133,24 @@ def keep_alive(url: str) -> Callable[[], object]:
 
 def report(title: str, rows: dict[str, dict[str, float]]) -> None:
     print(f"\n{title}")
-    print(f"{'':28} {'calls/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'p50 x direct':>13}")
+    print(f"{'':36} {'calls/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'p50 x direct':>13}")
     direct = rows["direct"]
     for name, row in rows.items():
         print(
-            f"{name:28} {row['per_s']:9.0f} {row['p50_ms']:8.2f} {row['p99_ms']:8.2f} "
+            f"{name:36} {row['per_s']:9.0f} {row['p50_ms']:8.2f} {row['p99_ms']:8.2f} "
             f"{row['p50_ms'] / direct['p50_ms']:12.2f}x"
         )
-    uncached = rows["gateway, cache off"]
-    cached = rows["gateway, cached"]
-    print(
-        f"cached p50 = {cached['p50_ms'] / direct['p50_ms']:.2f}x direct, "
-        f"uncached p50 = {uncached['p50_ms'] / direct['p50_ms']:.2f}x direct, "
-        f"uncached throughput = {uncached['per_s'] / direct['per_s']:.2f}x direct"
-    )
+    tags = [""] + [
+        name[name.index(" [") :] for name in rows if name.startswith("gateway, cached [")
+    ]
+    for tag in tags:
+        uncached = rows[f"gateway, cache off{tag}"]
+        cached = rows[f"gateway, cached{tag}"]
+        print(
+            f"{tag.strip() or 'gateway'}: cached p50 = {cached['p50_ms'] / direct['p50_ms']:.2f}x"
+            f" direct, uncached p50 = {uncached['p50_ms'] / direct['p50_ms']:.2f}x direct, "
+            f"uncached throughput = {uncached['per_s'] / direct['per_s']:.2f}x direct"
+        )
 
 
 def main() -> None:
@@ -147,8 +158,22 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=1500, help="calls per path and setting")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument(
+        "--also",
+        metavar="LABEL=PYTHON",
+        action="append",
+        default=[],
+        type=lambda text: tuple(text.split("=", 1)),
+        help="also measure the gateway run by that interpreter's environment (another build, or "
+        "one without httptools and uvloop), interleaved with the rest; repeatable",
+    )
     args = parser.parse_args()
-    print(f"python {sys.version.split()[0]}, loopback, each server in its own process")
+    fast = [name for name in ("httptools", "uvloop") if importlib.util.find_spec(name)]
+    print(
+        f"python {sys.version.split()[0]}, loopback, each server in its own process; "
+        f"serve's uvicorn with {' and '.join(fast) or 'h11 and asyncio'} (the callback "
+        "service and the empty route always with h11 and asyncio)"
+    )
 
     processes: list[subprocess.Popen[bytes]] = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -170,6 +195,13 @@ def main() -> None:
                 "gateway, cached": f"http://127.0.0.1:{ports['on']}/v1/hook/permission",
                 "empty FastAPI route": f"http://127.0.0.1:{ports['empty']}/empty",
             }
+            for label, python in args.also:  # the gateway run by another environment
+                for key, env in (("cache off", cache_off), ("cached", {})):
+                    port = free_port()
+                    processes.append(start_serve(db_url, port, env, python=python))
+                    urls[f"gateway, {key} [{label}]"] = (
+                        f"http://127.0.0.1:{port}/v1/hook/permission"
+                    )
             for style, make in (
                 ("FATE Flow's way (no session)", fate_way),
                 ("keep-alive", keep_alive),
