@@ -465,7 +465,7 @@ def test_config_show_reflects_db_and_config_options(tmp_path: Path) -> None:
 def test_help_lists_the_commands() -> None:
     result = ok(CliRunner().invoke(app, ["--help"]))
 
-    for command in ("server", "service", "import", "export", "db", "config"):
+    for command in ("server", "service", "import", "export", "db", "config", "keys", "permission"):
         assert command in result.stdout
 
 

@@ -233,8 +233,26 @@ def _imported_by(*args: str) -> set[str]:
 
 def test_help_imports_no_database_web_or_model_library() -> None:
     heavy = {"sqlalchemy", "pydantic", "pydantic_settings", "alembic", "fastapi", "rich", "yaml",
-             "requests", "pluggy"}  # fmt: skip
-    assert {name.split(".")[0] for name in _imported_by("--help")} & heavy == set()
+             "requests", "pluggy", "cryptography"}  # fmt: skip
+    imported = _imported_by("--help")
+    assert {name.split(".")[0] for name in imported} & heavy == set()
+    # the keys and permission commands are listed without their modules of the registry
+    assert {"fate_registry.cli.keys", "fate_registry.cli.permission"} <= imported
+    assert {
+        "fate_registry.keys",
+        "fate_registry.grants",
+        "fate_registry.client",
+    } & imported == set()
+
+
+@pytest.mark.parametrize("group", ["server", "keys", "permission"])
+def test_a_groups_help_imports_no_database_library_or_cryptography(group: str) -> None:
+    """A group's --help exits through click's Exit: not an error to describe (which would
+    import SQLAlchemy and Alembic to find out)."""
+    imported = _imported_by(group, "--help")
+
+    heavy = {"cryptography", "sqlalchemy", "alembic"}
+    assert {name.split(".")[0] for name in imported} & heavy == set()
 
 
 def test_a_local_list_imports_neither_alembic_nor_the_web_stack(sqlite_url: str) -> None:

@@ -4,6 +4,8 @@ and typed exceptions of :class:`fate_registry.Registry` that the API offers.
     with RegistryClient("http://registry:9390", token=os.environ["TOKEN"]) as reg:
         reg.register_server("third", host="10.0.0.5", port=8080)
         reg.services("third")
+        reg.keys.import_public("10000", pem)        # FATE Flow 1.11's /v1/key/* routes
+        reg.grants.grant("10000", components=["reader"])  # and its /v1/permission/*
 
 Inputs are validated here with the same models as ``Registry``'s, so a bad field fails before
 any request, with the same message. Replies are read by our own keys (v2 routes), so keys that
@@ -16,12 +18,21 @@ without user, password or query.
 from __future__ import annotations
 
 import re
-from typing import Any
+from datetime import datetime
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
-from .errors import Conflict, InvalidRegistration, RegistryError, ServerNotFound, ServiceNotFound
+from .errors import (
+    Conflict,
+    InvalidRegistration,
+    KeyNotFound,
+    RegistryError,
+    ServerNotFound,
+    ServiceNotFound,
+)
 from .models import (
     Server,
     ServerRegistration,
@@ -32,9 +43,13 @@ from .models import (
     validate,
 )
 
+if TYPE_CHECKING:
+    from .grants import Grant
+
 TIMEOUT = (5.0, 60.0)  # seconds to connect, seconds to read a reply
 _SERVER_MISSING = re.compile(r"server '([^']*)' is not registered")
 _SERVICE_MISSING = re.compile(r"service '([^']*)' is not registered on server '([^']*)'")
+_KEY_MISSING = re.compile(r"party '([^']*)' has no (public|private) key")
 _FIELD = re.compile(r"([A-Za-z0-9_.\[\]()-]+): (.+)")
 
 
@@ -233,6 +248,16 @@ class RegistryClient:
             raise RemoteError(f"{self.shown_url}: the hook gateway's reply is not FATE's")
         return reply
 
+    @cached_property
+    def keys(self) -> RemoteKeys:
+        """Site keys through FATE Flow 1.11's ``/v1/key/*`` routes: public keys only."""
+        return RemoteKeys(self)
+
+    @cached_property
+    def grants(self) -> RemoteGrants:
+        """Permission grants through FATE Flow 1.11's ``/v1/permission/*`` routes."""
+        return RemoteGrants(self)
+
     # -- the exchange -----------------------------------------------------------------------
 
     def _call(
@@ -268,6 +293,156 @@ class RegistryClient:
         if response.status_code >= 400 or (envelope and body.get("code", body.get("retcode"))):
             raise _error(self.shown_url, path, response.status_code, body)
         return body.get("data") if envelope else body
+
+
+class RemoteKeys:
+    """``reg.keys`` of a remote registry: the methods of ``SiteKeys`` the API offers. A private
+    key never travels: generating, importing or showing one is done where the database is."""
+
+    def __init__(self, client: RegistryClient) -> None:
+        self._client = client
+
+    def import_public(self, party_id: Any, pem: str | bytes) -> bool:
+        """Store another site's public key; True when the party had none."""
+        from .grants import party_of
+        from .keys import parse_public, public_pem
+
+        pid = party_of(party_id)
+        key = public_pem(parse_public(pem))  # refused here as by the registry, before a request
+        reply = self._client._call(
+            "POST", "/v1/key/public/save", json={"party_id": pid, "key": key}
+        )
+        return bool(reply == "save success")
+
+    def public_pem(self, party_id: Any) -> str:
+        from .grants import party_of
+
+        body = {"party_id": party_of(party_id), "key_name": "public"}
+        return str(self._client._call("POST", "/v1/key/query", json=body))
+
+    def delete(self, party_id: Any, kind: Literal["public", "private", "both"] = "public") -> int:
+        """Delete a party's public key: 1, or 0 when it had none."""
+        from .grants import party_of
+
+        pid = party_of(party_id)
+        if kind != "public":
+            reason = "only public keys can be deleted over the HTTP API: delete a private key "
+            raise InvalidRegistration([("kind", reason + "where the database is")])
+        try:
+            self._client._call("POST", "/v1/key/public/delete", json={"party_id": pid})
+        except KeyNotFound:
+            return 0
+        return 1
+
+
+class RemoteGrants:
+    """``reg.grants`` of a remote registry: grant, revoke and one party's entries. Deny
+    entries are not in FATE's route: they are granted where the database is."""
+
+    def __init__(self, client: RegistryClient) -> None:
+        self._client = client
+
+    def grant(
+        self,
+        party_id: Any,
+        *,
+        components: Any = (),
+        datasets: Any = (),
+        role: Any = None,
+        deny: bool = False,
+    ) -> list[Grant]:
+        """Add entries; the entries sent, validated as ``Grants.grant`` validates them."""
+        from .grants import grant_entries
+
+        if deny:
+            reason = "deny entries cannot be granted over the HTTP API (FATE's route has no such "
+            raise InvalidRegistration(
+                [("deny", reason + "field): grant them where the database is")]
+            )
+        entries = grant_entries(party_id, components, datasets, role)
+        for body in _grant_bodies(entries):
+            self._client._call("POST", "/v1/permission/grant", json=body)
+        return entries
+
+    def revoke(
+        self,
+        party_id: Any,
+        *,
+        components: Any = (),
+        datasets: Any = (),
+        role: Any = None,
+        everything: bool = False,
+    ) -> int:
+        """Delete entries of a party, as ``Grants.revoke``; how many went."""
+        from .grants import ANY, component_of, dataset_of, party_of, role_of
+
+        pid = party_of(party_id, wildcard=True)
+        comps = [ANY] if everything else [component_of(c) for c in components]
+        sets = [ANY] if everything else [dataset_of(d) for d in datasets]
+        if not (comps or sets):
+            raise InvalidRegistration([("component", "give a component or a dataset to revoke")])
+        body: dict[str, Any] = {"party_id": pid}
+        if comps:
+            body["component"] = comps
+        if sets:  # '*' covers the rest, and FATE's body cannot list it among objects
+            body["dataset"] = ANY if ANY in sets else [_dataset(value) for value in sets]
+        if role is not None:
+            body["role"] = role_of(role)
+        return int(self._client._call("POST", "/v1/permission/delete", json=body)["deleted"])
+
+    def entries(self, party_id: Any = None) -> list[Grant]:
+        """A party's entries (``*``: those that apply to every party)."""
+        from .grants import Grant, party_of
+
+        if party_id is None:
+            raise InvalidRegistration(
+                [("party_id", "give a party: the HTTP API lists one party's grants at a time")]
+            )
+        body = {"party_id": party_of(party_id, wildcard=True)}
+        rows = self._client._call("POST", "/v1/permission/query", json=body)["entries"]
+        return [
+            Grant(
+                party_id=row["party_id"],
+                kind=row["kind"],
+                value=row["value"],
+                role=row["role"],
+                effect=row["effect"],
+                created_at=datetime.fromisoformat(row["created_at"])
+                if row.get("created_at")
+                else None,
+            )
+            for row in rows
+        ]
+
+
+def _grant_bodies(entries: list[Grant]) -> list[dict[str, Any]]:
+    """FATE's bodies of one grant, in one role (not FATE's): one body, or two when ``*`` is
+    granted beside named datasets (FATE's ``dataset`` is ``*`` or objects, not both)."""
+    from .grants import ANY
+
+    first = entries[0]
+    base: dict[str, Any] = {"party_id": first.party_id, "role": first.role}
+    components = [e.value for e in entries if e.kind == "component"]
+    datasets = [e.value for e in entries if e.kind == "dataset"]
+    named = [_dataset(value) for value in datasets if value != ANY]
+    bodies = []
+    if components or named:
+        body = dict(base)
+        if components:
+            body["component"] = components
+        if named:
+            body["dataset"] = named
+        bodies.append(body)
+    if ANY in datasets:
+        bodies.append({**base, "dataset": ANY})
+    return bodies
+
+
+def _dataset(value: str) -> Any:
+    """A stored dataset value in FATE's form: ``{namespace, name}``, or ``*``."""
+    from .grants import dataset_object
+
+    return dataset_object(value)
 
 
 def _legacy_server(host: str, port: int, protocol: str) -> dict[str, Any]:
@@ -322,6 +497,8 @@ def _error(url: str, path: str, status: int, body: dict[str, Any]) -> RegistryEr
         return ServiceNotFound(match[2], match[1])
     if status == 404 and (match := _SERVER_MISSING.fullmatch(message)):
         return ServerNotFound(match[1])
+    if status == 404 and (match := _KEY_MISSING.fullmatch(message)):
+        return KeyNotFound(match[1], match[2])
     if status == 409:
         return Conflict(message)
     if status == 400:
@@ -342,6 +519,8 @@ __all__ = [
     "Forbidden",
     "RegistryClient",
     "RemoteError",
+    "RemoteGrants",
+    "RemoteKeys",
     "Unreachable",
     "shown_url",
 ]

@@ -39,6 +39,19 @@ class ServiceNotFound(RegistryError, LookupError):
         super().__init__(f"service {service_name!r} is not registered on server {server_name!r}")
 
 
+class KeyNotFound(RegistryError, LookupError):
+    """A party has no site key of that kind (``public``, ``private``) here."""
+
+    def __init__(self, party_id: str, kind: str = "public") -> None:
+        self.party_id = party_id
+        self.kind = kind
+        super().__init__(f"party {party_id!r} has no {kind} key")
+
+
+class KeyStorageError(RegistryError, ValueError):
+    """A private key cannot be stored or read: no passphrase, a wrong one, a missing file."""
+
+
 class Conflict(RegistryError):
     """The write contradicts what is stored (e.g. deleting a server that still has services)."""
 

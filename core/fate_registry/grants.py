@@ -162,9 +162,7 @@ class Grants:
         deny: bool = False,
     ) -> list[Grant]:
         """Add (or replace the effect of) entries; at least one component or dataset."""
-        entries = self._entries(party_id, components, datasets, role, "deny" if deny else "allow")
-        if not entries:
-            raise InvalidRegistration([("component", "give a component or a dataset to grant")])
+        entries = grant_entries(party_id, components, datasets, role, deny=deny)
         self.store.upsert(entries)
         self._changed()
         return entries
@@ -214,21 +212,25 @@ class Grants:
         self._snapshot.invalidate()
         self.registry.changed()
 
-    @staticmethod
-    def _entries(
-        party_id: Any,
-        components: Iterable[Any],
-        datasets: Iterable[Any],
-        role_value: Any,
-        effect: Effect,
-    ) -> list[Grant]:
-        pid = party_of(party_id, wildcard=True)
-        selected_role = role_of(role_value)
-        entries = [
-            Grant(pid, "component", component_of(c), selected_role, effect) for c in components
-        ]
-        entries += [Grant(pid, "dataset", dataset_of(d), selected_role, effect) for d in datasets]
-        return _unique(entries)
+
+def grant_entries(
+    party_id: Any,
+    components: Iterable[Any],
+    datasets: Iterable[Any],
+    role: Any = None,
+    *,
+    deny: bool = False,
+) -> list[Grant]:
+    """The entries a grant adds, validated (at least one component or dataset): what
+    ``Grants.grant`` stores, and what a remote client checks before sending."""
+    pid = party_of(party_id, wildcard=True)
+    selected_role = role_of(role)
+    effect: Effect = "deny" if deny else "allow"
+    entries = [Grant(pid, "component", component_of(c), selected_role, effect) for c in components]
+    entries += [Grant(pid, "dataset", dataset_of(d), selected_role, effect) for d in datasets]
+    if not entries:
+        raise InvalidRegistration([("component", "give a component or a dataset to grant")])
+    return _unique(entries)
 
 
 def _unique(entries: Sequence[Grant]) -> list[Grant]:

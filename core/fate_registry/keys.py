@@ -18,26 +18,26 @@ from typing import TYPE_CHECKING, Any, Literal
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from .errors import InvalidRegistration, RegistryError
+from .errors import InvalidRegistration, KeyNotFound, KeyStorageError
 from .grants import party_of
 from .snapshot import Snapshot
 
 if TYPE_CHECKING:
     from .registry import Registry
 
+__all__ = [
+    "KeyInfo",
+    "KeyNotFound",
+    "KeyStorageError",
+    "SiteKeys",
+    "fingerprint",
+    "parse_private",
+    "parse_public",
+    "public_pem",
+]
+
 KeyKind = Literal["public", "private"]
 KEY_BITS = 2048  # as FATE Flow generates them
-
-
-class KeyNotFound(RegistryError, LookupError):
-    def __init__(self, party_id: str, kind: str = "public") -> None:
-        self.party_id = party_id
-        self.kind = kind
-        super().__init__(f"party {party_id!r} has no {kind} key")
-
-
-class KeyStorageError(RegistryError, ValueError):
-    """A private key cannot be stored or read: no passphrase, a wrong one, a missing file."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +148,11 @@ class SiteKeys:
         """Store this site's existing private key (and its public key): encrypted under
         ``rsa.key_passphrase``, or by the path ``private_file`` of the PEM file given."""
         pid = party_of(party_id)
+        if private_file is not None and password is not None:
+            raise KeyStorageError(
+                "an encrypted key file cannot be kept by its path (the plugin reads it without a "
+                "passphrase): store the key encrypted under rsa.key_passphrase instead"
+            )
         key = parse_private(pem, password)
         private_row = self._private_row(pid, key, private_file, write_file=False, given=pem)
         self._save(pid, key.public_key(), private_row)
@@ -220,8 +225,8 @@ class SiteKeys:
         if passphrase is None:
             raise KeyStorageError(
                 "private keys are never stored in clear: set rsa.key_passphrase "
-                "(FATE_REGISTRY_RSA__KEY_PASSPHRASE) to store it encrypted, or give a file "
-                "to keep it in (--private-key-file)"
+                "(FATE_REGISTRY_RSA__KEY_PASSPHRASE) to store it encrypted, or keep it in a "
+                "file of its own (private_file)"
             )
         encrypted = key.private_bytes(
             serialization.Encoding.PEM,

@@ -8,7 +8,7 @@ Every error is one line on stderr, ``error: <what went wrong>``, and an exit cod
   refused it, a conflict (a server that still has services), a schema that needs
   ``fate-registry db upgrade``, or one written by a newer fate-registry;
 - 2 the input is wrong: a usage error, an invalid value, a bad import file, a bad setting;
-- 3 the server or service asked for is not registered.
+- 3 the server, service or key asked for is not there.
 
 Layout: ``app.py`` (the root, its global options, and the table of command modules),
 ``common.py`` (state, settings, errors), ``output.py``, and one module per command group.

@@ -45,6 +45,8 @@ COMMANDS: dict[str, str] = {
     "serve": "serve:app",
     "plugins": "plugins:app",
     "call": "plugins:app",
+    "keys": "keys:keys_app",
+    "permission": "permission:permission_app",
     "api-reader": "apireader:api_reader_app",
     "demo": "demo:app",
 }
@@ -115,6 +117,8 @@ class RootGroup(TyperGroup):
     def invoke(self, ctx: Any) -> Any:  # the vendored click's Context
         try:
             return super().invoke(ctx)
+        except (typer.Exit, typer.Abort, typer.TyperException):
+            raise  # click's own (a group's --help exits this way): no need to ask describe()
         except Exception as exc:
             described = describe(exc, ctx.obj if isinstance(ctx.obj, CliState) else None)
             if described is None:

@@ -138,23 +138,26 @@ def open_registry(ctx: typer.Context) -> Registry | RegistryClient:
     return open_local_registry(ctx)
 
 
-def open_local_registry(ctx: typer.Context) -> Registry:
-    """The registry of the configured database, for commands the HTTP API does not offer."""
+def open_local_registry(ctx: typer.Context, why: str | None = None) -> Registry:
+    """The registry of the configured database, for commands the HTTP API does not offer
+    (``why``, when given, says so in place of the general message)."""
     from ..registry import Registry
 
-    local_only(ctx)
+    local_only(ctx, why)
     settings = settings_of(ctx)
     with _driver_errors():
         registry = Registry(settings=settings)
     return ctx.with_resource(registry)
 
 
-def local_only(ctx: typer.Context) -> None:
-    """Refuse, with exit 2, a command that the HTTP API does not offer when ``--url`` is set."""
+def local_only(ctx: typer.Context, why: str | None = None) -> None:
+    """Refuse, with exit 2, a command that the HTTP API does not offer when ``--url`` is set;
+    ``why`` (e.g. "private keys never travel") replaces "works where the registry runs"."""
     if state_of(ctx).url is not None:
+        because = why or "works where the registry runs, not over its HTTP API"
         raise CliError(
-            f"'{ctx.command_path}' works where the registry runs, not over its HTTP API: "
-            f"run it without --url (or ${URL_ENV}) on a host that reaches the database",
+            f"'{ctx.command_path}' {because}: run it without --url (or ${URL_ENV}) on a host "
+            "that reaches the database",
             EXIT_INVALID,
         )
 
@@ -229,6 +232,7 @@ def describe(exc: Exception, state: CliState | None) -> tuple[str, int] | None:
     """The message and exit code of an error the user can cause, or None for a bug."""
     from ..errors import (
         InvalidRegistration,
+        KeyNotFound,
         RegistryError,
         RegistryUnavailable,
         ServerNotFound,
@@ -242,7 +246,7 @@ def describe(exc: Exception, state: CliState | None) -> tuple[str, int] | None:
     match exc:
         case CliError():
             return str(exc), exc.exit_code
-        case ServerNotFound() | ServiceNotFound():
+        case ServerNotFound() | ServiceNotFound() | KeyNotFound():
             return str(exc), EXIT_NOT_FOUND
         case InvalidRegistration():
             return str(exc), EXIT_INVALID

@@ -132,6 +132,10 @@ class PermissionBody(_FateBody):
         return value
 
 
+class Revoked(BaseModel):
+    deleted: int = Field(description="how many entries were deleted (not in FATE's reply)")
+
+
 class GrantsView(BaseModel):
     component: list[str] = Field(description="components allowed in every role, as FATE lists")
     dataset: list[dict[str, str] | str] = Field(description="datasets allowed in every role")
@@ -192,18 +196,18 @@ def grant(request: Request, body: PermissionBody) -> JSONResponse:
 
 @router.post(
     "/permission/delete",
-    response_model=V1Reply[None],
+    response_model=V1Reply[Revoked],
     **access("write"),
     summary="Revoke components and datasets of a party ('*': all of that kind)",
 )
 def revoke(request: Request, body: PermissionBody) -> JSONResponse:
-    registry_of(request).grants.revoke(
+    deleted = registry_of(request).grants.revoke(
         body.party_id,
         components=fate_components(body.component),
         datasets=fate_datasets(body.dataset),
         role=body.role,
     )
-    return reply(request.url.path)
+    return reply(request.url.path, Revoked(deleted=deleted))
 
 
 @router.post(

@@ -1,0 +1,203 @@
+"""``fate-registry permission ...``: the grants the ``grants`` plugin decides with (FATE Flow's
+``flow privilege``, plus deny entries and role conditions)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from .common import EXIT_INVALID, CliError, JsonFlag, open_registry, state_of
+from .output import OutputOption, chosen, print_result, print_rows
+
+if TYPE_CHECKING:
+    from ..grants import Grant
+
+permission_app = typer.Typer(
+    help="Grants of the grants plugin (permission): grant, revoke, list.", no_args_is_help=True
+)
+
+GRANT_COLUMNS = ("party", "kind", "value", "role", "effect", "created")
+
+Party = Annotated[
+    str,
+    typer.Option(
+        "--party",
+        metavar="PARTY",
+        help="Source party id, e.g. 10000; '*' for every party.",
+        show_default=False,
+    ),
+]
+Components = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--component",
+        metavar="NAME",
+        help="Component module, lower-cased as FATE Flow sends it (reader, dataio), or '*'; "
+        "repeat it or give a comma list.",
+    ),
+]
+Datasets = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--dataset",
+        metavar="NAMESPACE:NAME",
+        help="Dataset as namespace:name, namespace:* or '*'; repeat it for more.",
+    ),
+]
+
+
+def grant_row(entry: Grant) -> list[Any]:
+    created = f"{entry.created_at:%F %T}" if entry.created_at else None
+    return [entry.party_id, entry.kind, entry.value, entry.role, entry.effect, created]
+
+
+def _checked(
+    party: str, components: list[str] | None, datasets: list[str] | None, role: str | None
+) -> tuple[str, list[str], list[str], str | None]:
+    """The options validated, each error naming its option."""
+    from ..grants import component_of, dataset_of, party_of, role_of
+
+    names = [name for given in components or [] for name in given.split(",")]
+    return (
+        party_of(party, "--party", wildcard=True),
+        [component_of(name, "--component") for name in names],
+        [dataset_of(value, "--dataset") for value in datasets or []],
+        None if role is None else role_of(role, "--role"),
+    )
+
+
+def _named(kind: str, values: list[str]) -> str:
+    return f"{kind}{'s' if len(values) > 1 else ''} {', '.join(values)}"
+
+
+def _whom(party: str) -> str:
+    return "every party" if party == "*" else f"party {party}"
+
+
+@permission_app.command("grant")
+def permission_grant(
+    ctx: typer.Context,
+    party: Party,
+    component: Components = None,
+    dataset: Datasets = None,
+    role: Annotated[
+        str | None,
+        typer.Option(
+            "--role",
+            metavar="ROLE",
+            help="Only when the party acts in this role (guest, host, arbiter).",
+        ),
+    ] = None,
+    deny: Annotated[
+        bool,
+        typer.Option(
+            "--deny", help="A deny entry: refused even where a wildcard allows (not over --url)."
+        ),
+    ] = False,
+    output: OutputOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Allow components and datasets to a source party, or --deny them.
+
+    A deny entry refuses even where a wildcard allows. At least one --component or
+    --dataset. An entry that exists gets the new effect.
+    """
+    pid, components, datasets, selected_role = _checked(party, component, dataset, role)
+    if not (components or datasets):
+        raise CliError("give --component or --dataset (or both) to grant", EXIT_INVALID)
+    if deny and state_of(ctx).url is not None:
+        raise CliError(
+            "--deny: deny entries cannot be granted over the HTTP API (FATE's route has no such "
+            "field): run it without --url on a host that reaches the database",
+            EXIT_INVALID,
+        )
+    entries = open_registry(ctx).grants.grant(
+        pid, components=components, datasets=datasets, role=selected_role, deny=deny
+    )
+    what = [
+        _named(kind, values)
+        for kind in ("component", "dataset")
+        if (values := [e.value for e in entries if e.kind == kind])
+    ]
+    in_role = f" in role {selected_role}" if selected_role not in (None, "*") else ""
+    print_result(
+        chosen(output, as_json),
+        f"{'denied' if deny else 'granted'} {' and '.join(what)} to {_whom(pid)}{in_role}",
+        [entry.as_dict() for entry in entries],
+    )
+
+
+@permission_app.command("revoke")
+def permission_revoke(
+    ctx: typer.Context,
+    party: Party,
+    component: Components = None,
+    dataset: Datasets = None,
+    role: Annotated[
+        str | None,
+        typer.Option("--role", metavar="ROLE", help="Only the entries of this role condition."),
+    ] = None,
+    everything: Annotated[
+        bool, typer.Option("--all", help="Every entry of the party (in --role if given).")
+    ] = False,
+    output: OutputOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Delete a party's entries, allow and deny alike.
+
+    In every role unless --role. '*' as --component or --dataset deletes every entry of that
+    kind. Revoking what is not there is not an error: it says nothing was revoked.
+    """
+    pid, components, datasets, selected_role = _checked(party, component, dataset, role)
+    if not (components or datasets or everything):
+        raise CliError("give --component, --dataset or --all to revoke", EXIT_INVALID)
+    deleted = open_registry(ctx).grants.revoke(
+        pid,
+        components=components,
+        datasets=datasets,
+        role=selected_role,
+        everything=everything,
+    )
+    message = (
+        f"revoked {deleted} entr{'y' if deleted == 1 else 'ies'} of {_whom(pid)}"
+        if deleted
+        else f"nothing to revoke: no entry of {_whom(pid)} matched"
+    )
+    print_result(chosen(output, as_json), message, {"party_id": pid, "deleted": deleted})
+
+
+@permission_app.command("list")
+def permission_list(
+    ctx: typer.Context,
+    party: Annotated[
+        str | None,
+        typer.Option(
+            "--party",
+            metavar="PARTY",
+            help="Only this party's entries ('*': those for every party); required over --url.",
+        ),
+    ] = None,
+    output: OutputOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """List the grant entries: party, kind, value, role, effect, created.
+
+    Plain output (the default in a pipe) is one line per entry, tab-separated, in that order.
+    Entries of party '*' apply to every party beside its own.
+    """
+    from ..grants import party_of
+
+    pid = None if party is None else party_of(party, "--party", wildcard=True)
+    if pid is None and state_of(ctx).url is not None:
+        raise CliError(
+            "--party: required over --url (the HTTP API lists one party's grants at a time)",
+            EXIT_INVALID,
+        )
+    entries = open_registry(ctx).grants.entries(pid)
+    print_rows(
+        chosen(output, as_json),
+        GRANT_COLUMNS,
+        [grant_row(entry) for entry in entries],
+        [entry.as_dict() for entry in entries],
+    )
