@@ -8,14 +8,16 @@ it refused. Policies: :mod:`fate_registry_casbin.policies`, in the registry's da
 
 It decides only when ``casbin`` is named in ``hooks.permission.chain`` (FATE Flow's
 ``permission.switch``); with the default chain it has no opinion, so installing it changes no
-decision. ``@nonblocking``: it decides from policies held in memory (``Policies.refused``).
+decision. It decides from policies held in memory (``Policies.refused``), but is not
+``@nonblocking``: casbin evaluates its matcher once per policy, so a first check among
+thousands of policies takes milliseconds, which the server's event loop should not wait for.
 """
 
 from __future__ import annotations
 
 import os
 
-from fate_registry import hookimpl, nonblocking
+from fate_registry import hookimpl
 from fate_registry.capabilities import PERMISSION_ERROR, Decision, PermissionRequest
 from fate_registry.context import HookContext
 from fate_registry.logsafe import printable
@@ -78,7 +80,6 @@ def decide(
 
 
 @hookimpl
-@nonblocking
 def permission(context: HookContext, request: PermissionRequest) -> Decision | None:
     if context.registry is None or PLUGIN not in (context.settings.chain or ()):
         return None  # not switched on: no opinion

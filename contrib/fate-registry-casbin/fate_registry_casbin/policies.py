@@ -37,6 +37,7 @@ TABLE_ENV = "FATE_CASBIN_TABLE"
 DEFAULT_TABLE = "fr_casbin_rule"
 COMPONENT, DATASET = "component", "dataset"
 MAX_VALUE = 255  # the adapter's columns
+REMEMBERED = 10_000  # answers of casbin kept per load of the policies
 _TABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 _ROLE = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,63}")
 # casbin's adapter reads a row back as "p, v0, v1, v2" and splits it at commas outside
@@ -191,17 +192,25 @@ class RevisionWatcher(Watcher):  # type: ignore[misc]
     """casbin's watcher interface on the registry's revision counter: a write through an
     enforcer bumps it, and every node reloads its policies at its next revision check."""
 
-    def __init__(self, registry: Registry) -> None:
-        self.registry = registry
+    def __init__(self, policies: Policies) -> None:
+        self.policies = policies
 
     def set_update_callback(self, func: Any) -> None:
         pass  # nodes reload through the registry's revision, not a callback
 
     def update(self) -> None:
-        self.registry.announce_change()
+        self.policies.changed()
 
 
 # -- the policies of one registry --------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Loaded:
+    """The policies as one process decides by them: casbin's enforcer and its answers so far."""
+
+    enforcer: casbin.Enforcer
+    answers: dict[tuple[str, str, str], bool]
 
 
 class Policies:
@@ -216,7 +225,7 @@ class Policies:
         self.table = table_name(table)
         self._adapter: Adapter | None = None
         self._adapter_lock = threading.Lock()
-        self._snapshot: Snapshot[casbin.Enforcer] = Snapshot(registry, self._new_enforcer)
+        self._snapshot: Snapshot[_Loaded] = Snapshot(registry, self._load)
         # casbin's role manager records every name it is asked about: one check at a time
         self._checking = threading.Lock()
 
@@ -238,24 +247,44 @@ class Policies:
         at once (casbin's auto-save) and bump the registry's revision (its watcher), so every
         node's decisions follow."""
         enforcer = self._new_enforcer()
-        enforcer.set_watcher(RevisionWatcher(self.registry))
+        enforcer.set_watcher(RevisionWatcher(self))
         return enforcer
+
+    def changed(self) -> None:
+        """After a write: this process decides by the new policies from its next decision on,
+        and every other node once it sees the revision this bumps (within ``cache_ttl``)."""
+        self._snapshot.invalidate()
+        self.registry.announce_change()
 
     def _new_enforcer(self) -> casbin.Enforcer:
         adapter = self.adapter
         with reported(self.registry.engine):
             return casbin.Enforcer(new_model(), adapter)
 
+    def _load(self) -> _Loaded:
+        return _Loaded(self._new_enforcer(), {})
+
     # -- decisions ------------------------------------------------------------------------
 
     def refused(self, party: str, asked: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
         """The ``(type, value)`` pairs of ``asked`` that no policy lets ``party`` use, from the
-        policies held in memory (loaded on first use, then reloaded on a revision change)."""
-        enforcer = self._snapshot.get()
+        policies held in memory (loaded on first use, then reloaded on a revision change).
+
+        casbin evaluates its matcher once per policy, so a check's cost grows with the number
+        of policies: each answer is remembered until the policies change."""
+        loaded = self._snapshot.get()
+        refused = []
         with self._checking:
-            return [
-                (kind, value) for kind, value in asked if not enforcer.enforce(party, kind, value)
-            ]
+            for kind, value in asked:
+                key = (party, kind, value)
+                allowed = loaded.answers.get(key)
+                if allowed is None:
+                    if len(loaded.answers) >= REMEMBERED:
+                        loaded.answers.clear()
+                    allowed = loaded.answers[key] = bool(loaded.enforcer.enforce(*key))
+                if not allowed:
+                    refused.append((kind, value))
+        return refused
 
     # -- writes ---------------------------------------------------------------------------
 
@@ -323,7 +352,7 @@ class Policies:
                         changed.append(list(rule))
         finally:
             if changed:
-                self.registry.announce_change()
+                self.changed()
         return changed
 
     def _rules(

@@ -76,15 +76,17 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     drop_tables(url)
 
 
-def open_registry(url: str, *, switched_on: bool = True, **hooks: object) -> Registry:
+def open_registry(
+    url: str, *, switched_on: bool = True, cache_ttl: float = 0, **hooks: object
+) -> Registry:
     """A registry whose permission chain is ``casbin`` alone (switched on), or the default
-    (every plugin); no decision cache unless ``hooks`` says otherwise; its revision is
-    checked on each use."""
+    (every plugin); no decision cache unless ``hooks`` says otherwise; its revision checked
+    on each use unless ``cache_ttl`` says otherwise."""
     permission = {"chain": ["casbin"], "cache": False, **hooks}
     if not switched_on:
         del permission["chain"]
     settings = Settings(db_url=url, hooks={"permission": permission})
-    return Registry(url, settings=settings, cache_ttl=0)
+    return Registry(url, settings=settings, cache_ttl=cache_ttl)
 
 
 @pytest.fixture

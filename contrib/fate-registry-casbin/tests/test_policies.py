@@ -57,6 +57,17 @@ def test_a_grant_on_one_node_changes_the_decisions_of_another(db_url: str) -> No
         assert refused.message == "dataset(s) not granted to party 10000: experiment:breast"
 
 
+def test_a_write_is_decided_by_at_once_on_the_node_that_made_it(db_url: str) -> None:
+    # a node that reads the revision only every hour still decides by its own writes
+    with open_registry(db_url, cache_ttl=3600) as reg:
+        policies = policies_of(reg)
+        assert not reg.hooks.permission(job("10000", ["reader"])).allowed
+        policies.grant("10000", components=["reader"])
+        assert reg.hooks.permission(job("10000", ["reader"])).allowed
+        assert policies.enforcer().remove_policy("10000", "component", "reader")
+        assert not reg.hooks.permission(job("10000", ["reader"])).allowed
+
+
 def test_a_role_given_on_one_node_is_seen_by_another(db_url: str) -> None:
     with open_registry(db_url) as first, open_registry(db_url) as second:
         policies_of(first).grant("consortium", components=["heterolr"])
