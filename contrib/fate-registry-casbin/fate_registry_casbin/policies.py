@@ -54,9 +54,6 @@ class Policy:
     type: str
     value: str
 
-    def as_dict(self) -> dict[str, str]:
-        return {"party": self.party, "type": self.type, "value": self.value}
-
 
 # -- values as FATE Flow 1.11 writes them ----------------------------------------------------
 

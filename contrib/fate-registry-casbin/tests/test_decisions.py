@@ -24,7 +24,8 @@ GRANTS: list[dict[str, Any]] = [
     {"party": "10003", "components": ["dataio"]},
     {"party": "*", "components": ["evaluation"]},
 ]
-ROLES = [("10002", "consortium"), ("10003", "consortium")]
+ROLES = [("10002", "consortium"), ("10003", "consortium"), ("10004", "analysts")]
+ROLES += [("analysts", "consortium")]  # a role of a role
 
 
 def job(
@@ -78,6 +79,7 @@ CASES = [
     ("a role grants only its own", job("10002", ["reader"]), False,
         "component(s) not granted to party 10002: reader"),
     ("a role's and the party's own", job("10003", ["homo_nn", "dataio"]), True, ""),
+    ("a role of a role", job("10004", ["heterolr"], ["shared:census"]), True, ""),
     ("a party without the role", job("10000", ["homo_nn"]), False,
         "not granted to party 10000: homo_nn"),
     ("an unknown party", job("20000", ["reader"]), False,
