@@ -139,6 +139,16 @@ def test_every_write_bumps_the_revision_and_reads_do_not(registry: Registry) -> 
     assert registry.revision == start + 3
 
 
+def test_announce_change_bumps_the_revision_and_this_node_sees_it(registry: Registry) -> None:
+    """What a plugin with a table of its own calls after writing it (fate-registry-casbin)."""
+    registry.register_server("third", host="h", port=1)
+    registry.register_service("third", "upload", uri="/u")
+    registry.resolve("third", "upload")
+    start = registry.revision
+    registry.announce_change()
+    assert registry.revision == registry.known_revision() == start + 1
+
+
 def test_failed_write_leaves_revision_alone(registry: Registry) -> None:
     registry.register_server("third", host="h", port=1)
     registry.register_service("third", "upload", uri="/u")

@@ -269,6 +269,14 @@ class Registry:
         """Called after a write of this process (keys and grants too): see it at once."""
         self._invalidate()
 
+    def announce_change(self) -> None:
+        """Bump the registry's revision, as its own writes do, and see it at once: every node
+        drops its cached decisions and reloads its snapshots at its next revision check (within
+        ``cache_ttl``). For a plugin that writes a table of its own (contrib/fate-registry-
+        casbin). ``RegistryUnavailable`` when the database cannot be used."""
+        self.store.bump_revision()
+        self._invalidate()
+
     def _invalidate(self) -> None:
         """After our own write: drop the cache and read the new revision at once, so this
         node's caches of derived answers miss from now on."""

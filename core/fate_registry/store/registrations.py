@@ -127,6 +127,12 @@ class Store:
             conn.execute(delete(servers_t).where(servers_t.c.name == server_name))
             return int(count)
 
+    def bump_revision(self) -> None:
+        """Bump the revision counter alone: after a write to a table the registry does not
+        manage (a plugin's own), so every node drops what it derived from the old data."""
+        with self._write():
+            pass
+
     # -- reads ------------------------------------------------------------------------------
 
     def revision(self) -> int:
