@@ -7,6 +7,7 @@ Precedence, highest first: values passed in code, environment variables, the TOM
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
 import re
 from collections.abc import Mapping
@@ -30,7 +31,14 @@ _HOST_PATTERN = re.compile(r"[A-Za-z0-9_.*?-]+")  # a host name, '*' and '?' as 
 
 
 def _names_list(value: Any) -> Any:
+    """Names from a comma list (``a,b``) or a JSON array (``["a", "b"]``), as the environment
+    gives them; a list as it is."""
     if isinstance(value, str):
+        if value.strip().startswith("["):
+            try:
+                return json.loads(value)
+            except ValueError:
+                pass  # not JSON after all: the names check below says what is wrong
         return [item.strip() for item in value.split(",") if item.strip()]
     return value
 
@@ -70,7 +78,8 @@ class CapabilitySettings(BaseModel):
     server_name: str | None = Field(
         default=None, description="server of the HTTP services (default: hooks.server_name)"
     )
-    inline: list[str] = Field(
+    # NoDecode: a comma list from the environment, as chain takes (not only JSON)
+    inline: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="plugins run in the caller's thread: faster, but their timeout is not enforced",
     )
