@@ -88,6 +88,17 @@ def callback_app() -> FastAPI:
             return JSONResponse({"code": 503, "msg": "busy"}, status_code=503)
         return JSONResponse({"code": 0, "msg": "second time lucky"})
 
+    @app.post("/fail-first/{status}/{key}")
+    async def fail_first(status: int, key: str, request: Request) -> JSONResponse:
+        """HTTP ``status`` to the first call, then an allow with a job id (so upload takes it
+        too). A call is recorded, without its body, before the body is read: a retry whose
+        body never comes (a stream already sent) is counted as well."""
+        app.state.seen.append({"path": request.url.path, "headers": dict(request.headers)})
+        app.state.calls[request.url.path] += 1
+        if app.state.calls[request.url.path] == 1:
+            return JSONResponse({"code": status, "msg": "not now"}, status_code=status)
+        return JSONResponse({"code": 0, "msg": "second time lucky", "data": {"jobId": key}})
+
     @app.post("/always-503")
     async def always_503(request: Request) -> JSONResponse:
         await record(request)

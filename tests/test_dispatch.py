@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from fate_registry import hookimpl, nonblocking
+from fate_registry import decision_cache, hookimpl, nonblocking
 from fate_registry.capabilities import (
     CAPABILITIES,
     Decision,
@@ -239,6 +239,41 @@ def test_denials_have_their_own_ttl() -> None:
     assert no.calls == 2
 
 
+class Clock:
+    """``time`` as the decision cache reads it: a monotonic clock moved by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+
+@pytest.mark.parametrize(
+    ("answer", "ttls"),
+    [
+        (Decision.deny("no", 108), {"allow_ttl": 600, "deny_ttl": 30}),
+        (Decision.allow(), {"allow_ttl": 30, "deny_ttl": 600}),
+    ],
+    ids=["deny", "allow"],
+)
+def test_a_decision_is_kept_for_the_ttl_of_its_kind(
+    monkeypatch: pytest.MonkeyPatch, answer: Decision, ttls: dict[str, float]
+) -> None:
+    clock = Clock()
+    monkeypatch.setattr(decision_cache, "time", clock)
+    plugin = Answers(answer)
+    d = dispatcher(manager(plugin=plugin), permission=ttls)
+    first = d.permission(PERMISSION)
+    clock.now += 29
+    second = d.permission(PERMISSION)
+    clock.now += 2
+    third = d.permission(PERMISSION)
+    assert [o.cached for o in (first, second, third)] == [False, True, False]
+    assert (second.allowed, second.code) == (answer.allowed, answer.code)
+    assert plugin.calls == 2
+
+
 def test_failures_are_never_cached() -> None:
     boom = Answers(RuntimeError())
     d = dispatcher(manager(boom=boom))
@@ -315,6 +350,29 @@ def test_decisions_are_logged_with_id_and_secrets_masked(
     )
     assert outcome.decision_id in caplog.text
     assert "s3cret" not in caplog.text and "key1" not in caplog.text
+
+
+@pytest.mark.parametrize("policy", ["deny", "allow"])
+def test_a_failed_decision_is_logged_at_warning_with_its_error(
+    caplog: pytest.LogCaptureFixture, policy: str
+) -> None:
+    caplog.set_level(logging.INFO, logger="fate_registry.decisions")
+    boom = Answers(RuntimeError("the service is down"))
+    outcome = dispatcher(manager(boom=boom), permission={"failure_policy": policy}).permission(
+        PERMISSION
+    )
+    logged = [r for r in caplog.records if outcome.decision_id in r.getMessage()]
+    assert [r.levelname for r in logged] == ["WARNING"]
+    assert "the service is down" in logged[0].getMessage()
+    assert f"failed_{'open' if policy == 'allow' else 'closed'}" in logged[0].getMessage()
+
+
+def test_a_decision_without_failure_is_logged_at_info(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="fate_registry.decisions")
+    d = dispatcher(manager(no=Answers(Decision.deny("no", 108))))
+    outcome = d.permission(PERMISSION)
+    logged = [r for r in caplog.records if outcome.decision_id in r.getMessage()]
+    assert [r.levelname for r in logged] == ["INFO"]
 
 
 def test_metrics_count_calls_by_result_with_latency() -> None:

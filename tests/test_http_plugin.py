@@ -247,6 +247,55 @@ def test_upload_signs_its_target_and_says_the_streamed_body_is_not_signed(
     assert not provider_verifies({**seen, "query": seen["query"].replace("j1", "j2")})
 
 
+def test_the_webhook_id_is_the_decision_id(
+    registry: Registry, callback: tuple[FastAPI, str, int]
+) -> None:
+    registry.register_service("HOOK", "permission", "/echo")
+    outcome = dispatcher(registry, signing_secrets=SECRETS).permission(PERMISSION)
+    assert callback[0].state.seen[-1]["headers"]["webhook-id"] == outcome.decision_id
+
+
+def test_a_plain_secret_is_used_as_its_utf8_bytes(
+    registry: Registry, callback: tuple[FastAPI, str, int]
+) -> None:
+    secret = "plain, not base64: süß €"
+    registry.register_service("HOOK", "permission", "/echo")
+    dispatcher(registry, signing_secrets={"HOOK": secret}).permission(PERMISSION)
+    assert provider_verifies(callback[0].state.seen[-1], key=secret.encode("utf-8"))
+
+
+class TickingClock:
+    """The ``time`` module as the http plugin sees it, but a wall clock one second later at
+    each reading: a call signed again for its retry would carry another timestamp."""
+
+    def __init__(self) -> None:
+        self.readings = 0
+
+    def time(self) -> float:
+        self.readings += 1
+        return time.time() + self.readings
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(time, name)
+
+
+def test_a_retry_is_the_same_call_same_id_timestamp_and_signature(
+    registry: Registry, callback: tuple[FastAPI, str, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(fate_registry_http.client, "time", TickingClock())
+    registry.register_service("HOOK", "permission", "/fail-first/503/signed-retry")
+    outcome = dispatcher(registry, signing_secrets=SECRETS).permission(PERMISSION)
+    assert (outcome.allowed, outcome.message) == (True, "second time lucky")
+    first, second = (
+        seen["headers"]
+        for seen in callback[0].state.seen
+        if seen["path"] == "/fail-first/503/signed-retry"
+    )
+    signed = ("webhook-id", "webhook-timestamp", "webhook-signature")
+    assert [first[name] for name in signed] == [second[name] for name in signed]
+    assert first["webhook-id"] == outcome.decision_id
+
+
 def test_service_follows_its_server_when_it_moves(sqlite_url: str) -> None:
     with Registry(sqlite_url, cache_ttl=0) as reg:
         reg.register_server("HOOK", "127.0.0.1", 9)  # discard port: nothing listens
@@ -315,6 +364,43 @@ def test_503_every_time_is_an_error_after_the_retries(
     outcome = dispatcher(registry, permission={"retries": 2}).permission(PERMISSION)
     assert (outcome.allowed, outcome.failed) == (False, True)
     assert callback[0].state.calls["/always-503"] - before == 3
+
+
+@pytest.mark.parametrize("status", [502, 503, 504])
+def test_502_503_and_504_are_retried(
+    registry: Registry, callback: tuple[FastAPI, str, int], status: int
+) -> None:
+    uri = f"/fail-first/{status}/permission"
+    registry.register_service("HOOK", "permission", uri)
+    outcome = dispatcher(registry, permission={"retries": 2}).permission(PERMISSION)
+    assert (outcome.allowed, outcome.failed, outcome.message) == (True, False, "second time lucky")
+    assert callback[0].state.calls[uri] == 2
+
+
+@pytest.mark.parametrize("status", [500, 501, 429])
+def test_other_error_statuses_are_not_retried(
+    registry: Registry, callback: tuple[FastAPI, str, int], status: int
+) -> None:
+    uri = f"/fail-first/{status}/permission"
+    registry.register_service("HOOK", "permission", uri)
+    outcome = dispatcher(registry, permission={"retries": 2}).permission(PERMISSION)
+    assert (outcome.allowed, outcome.code) == (False, status)  # the service's own deny
+    assert callback[0].state.calls[uri] == 1
+
+
+def test_upload_is_never_retried_even_with_retries_set(
+    registry: Registry, callback: tuple[FastAPI, str, int], tmp_path: Path
+) -> None:
+    """Upload is not idempotent (each call may start a job) and its body is a stream sent
+    once: a 503 is its answer, whatever ``retries`` says."""
+    uri = "/fail-first/503/job-1"
+    registry.register_service("HOOK", "upload", uri)
+    ids = tmp_path / "ids"
+    ids.write_text("id\n1\n")
+    d = dispatcher(registry, upload={"retries": 2, "timeout": 5, "budget": 5})
+    with pytest.raises(HookFailed, match="upload answered HTTP 503"):
+        d.upload({"ids_path": ids, "job_id": "j1"})
+    assert callback[0].state.calls[uri] == 1
 
 
 def test_a_read_timeout_is_not_retried_even_with_budget_left(

@@ -4,12 +4,15 @@ resolved through the Python API from this (another) process."""
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
+import time
 from collections.abc import Iterator
 
 import pytest
 import requests
+from serve_process import Served, serve
 from serve_support import free_port, serve_command, start_serve
 
 from fate_registry import Registry
@@ -61,6 +64,45 @@ def test_two_workers_serve_with_tokens_from_the_environment(sqlite_url):
             assert reply.status_code == 200
     with Registry(sqlite_url) as registry:
         assert registry.server("W").host == "10.0.0.1"
+
+
+def test_the_log_of_serve_never_carries_a_query_string_or_the_authorization_header(sqlite_url):
+    """Whatever writes to serve's log (our access line, uvicorn's own access log if it were
+    on), neither a query (stored params, tokens in URLs) nor a bearer token reaches it."""
+    token = "l0gged-admin-token-for-tests"
+    auth = {"Authorization": f"Bearer {token}"}
+    wrong = {"Authorization": "Bearer wr0ng-token-for-tests"}
+    body = {"host": "10.0.0.5", "port": 8080}
+    with serve(sqlite_url, env={"FATE_REGISTRY_ADMIN_TOKENS": token}) as served:
+        base = served.url
+        calls = [
+            ("POST", "/v1/server/third/register?check=false&q=qu3ry-secret", auth, 200),
+            ("POST", "/v1/server/x/register", wrong, 401),
+            ("GET", "/v2/server/query/all?access_token=qu3ry-secret", auth, 200),
+        ]
+        for number, (method, target, headers, status) in enumerate(calls):
+            request_id = {"X-Request-ID": f"logged-{number}"}
+            reply = requests.request(
+                method, base + target, json=body, headers={**headers, **request_id}
+            )
+            assert reply.status_code == status, reply.text
+        # Our line comes once the reply is sent; uvicorn's, were it on, at the reply's start.
+        text = wait_for_lines(served, *(f"logged-{number} " for number in range(len(calls))))
+    for number, (method, target, _, status) in enumerate(calls):
+        path = target.partition("?")[0]
+        assert re.search(f'logged-{number} \\S+ "{method} {re.escape(path)}" {status} ', text), text
+    for secret in ("qu3ry-secret", "check=false", token, "wr0ng-token", "Bearer"):
+        assert secret not in text, f"{secret!r} is in serve's log:\n{text}"
+
+
+def wait_for_lines(served: Served, *lines: str, timeout: float = 30.0) -> str:
+    """The log of ``served`` once it holds every one of ``lines``."""
+    deadline = time.monotonic() + timeout
+    while not all(line in (text := served.log_text()) for line in lines):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{lines} not all in serve's log within {timeout} s:\n{text}")
+        time.sleep(0.05)  # polling the file of another process: there is no event to await
+    return text
 
 
 def test_serve_refuses_a_public_address_with_writes_open(sqlite_url):

@@ -12,7 +12,7 @@ import pytest
 import fate_registry_http
 import fate_registry_localfeatures
 from fate_registry import Registry
-from fate_registry.apireader import ApiReader, FetchFailed
+from fate_registry.apireader import ApiReader, FetchFailed, Progress
 from fate_registry.dispatch import Dispatcher
 from fate_registry.metrics import HookMetrics
 from fate_registry.plugins import build_plugin_manager
@@ -75,3 +75,21 @@ def test_a_changed_csv_is_read_again(hooks: Dispatcher, csv_table: Path, tmp_pat
     csv_table.write_text("uid,age\n1,31\n")
     ApiReader(hooks, "LOCAL").fetch(["1"], tmp_path / "b.csv")
     assert (tmp_path / "b.csv").read_text() == "uid,age\n1,31\n"
+
+
+def test_a_failed_download_leaves_no_file_behind(
+    hooks: Dispatcher, csv_table: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+
+    def progress(step: Progress) -> None:
+        if step.step == "wait":
+            csv_table.unlink(missing_ok=True)  # the table goes while the job waits
+
+    with pytest.raises(FetchFailed, match=r"features\.csv.*is not a file") as failed:
+        ApiReader(hooks, "LOCAL").fetch(
+            ["1"], out / "f.csv", progress=progress, sleep=lambda _: None
+        )
+    assert failed.value.step == "download"
+    assert list(out.iterdir()) == []  # neither the destination nor a temporary file

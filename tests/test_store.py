@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -14,6 +14,7 @@ from fate_registry import (
     ServiceNotFound,
 )
 from fate_registry.models import ServerRegistration, ServiceRegistration
+from fate_registry.store import registrations
 
 pytestmark = pytest.mark.db
 
@@ -76,6 +77,45 @@ def test_reregistering_a_service_replaces_it(registry: Registry) -> None:
     assert [s.uri for s in registry.services()] == ["/b"]
     assert (second.method, second.headers) == ("PUT", {})
     assert second.created_at == first.created_at
+
+
+CREATED = datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)
+UPDATED = CREATED + timedelta(seconds=1)  # the store keeps whole seconds
+
+
+def store_clock(monkeypatch: pytest.MonkeyPatch, now: datetime) -> None:
+    """Set the time the store writes: upserts a second apart without waiting one."""
+    monkeypatch.setattr(registrations, "_now", lambda: now)
+
+
+def test_an_upsert_keeps_created_at_and_moves_updated_at(
+    registry: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store_clock(monkeypatch, CREATED)
+    registry.register_server("third", host="h", port=1)
+    registry.register_service("third", "upload", uri="/a")
+    store_clock(monkeypatch, UPDATED)
+    server = registry.register_server("third", host="h2", port=2)
+    service = registry.register_service("third", "upload", uri="/b")
+
+    assert (server.created_at, server.updated_at) == (CREATED, UPDATED)
+    assert (service.created_at, service.updated_at) == (CREATED, UPDATED)
+    stored = registry.server("third"), registry.services("third")[0]
+    assert [(row.created_at, row.updated_at) for row in stored] == [(CREATED, UPDATED)] * 2
+
+
+def test_register_many_keeps_created_at_and_moves_updated_at(
+    registry: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = ServerRegistration(name="third", host="h", port=1)
+    service = ServiceRegistration(server_name="third", service_name="upload", uri="/u")
+    store_clock(monkeypatch, CREATED)
+    registry.register_many([server], [service])
+    store_clock(monkeypatch, UPDATED)
+    registry.register_many([server], [service])
+
+    stored = registry.server("third"), registry.services("third")[0]
+    assert [(row.created_at, row.updated_at) for row in stored] == [(CREATED, UPDATED)] * 2
 
 
 def test_service_on_unknown_server_is_refused(registry: Registry) -> None:
