@@ -61,6 +61,28 @@ def reset_database(url: str) -> None:
     engine.dispose()
 
 
+# Suites that build wheels into fresh virtual environments, drive a browser, fuzz the whole API
+# or run every process of a deployment: what they check does not change with the Python
+# version, so tox runs them once (py311-sqlite) and the other Pythons skip them (-m "not slow").
+SLOW_MODULES = frozenset(
+    {
+        "test_apireader_e2e.py",
+        "test_casbin_package.py",
+        "test_docs_offline.py",
+        "test_fate_client.py",
+        "test_plugin_wheel.py",
+        "test_reference_service_package.py",
+        "test_schemathesis.py",
+    }
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.path.name in SLOW_MODULES:
+            item.add_marker(pytest.mark.slow)
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Run every test that takes ``db_url`` once per selected backend."""
     if "db_url" in metafunc.fixturenames:
