@@ -15,6 +15,14 @@ import uvicorn
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
 
+# The slow routes take far longer than any deadline the tests set (tests check a call returns
+# near its deadline, with slack for a loaded machine, and well under these); they hold nothing
+# when the test ends, since ``serve`` stops the server without waiting for them.
+SLEEP_SECONDS = 10.0  # /sleep answers after this
+TRICKLE_REPLY = b'{"code": 0, "msg": "' + b"x" * 40 + b'"}'
+TRICKLE_PAUSE = 0.3
+TRICKLE_SECONDS = len(TRICKLE_REPLY) * TRICKLE_PAUSE  # /trickle sends its last byte after this
+
 
 def callback_app() -> FastAPI:
     app = FastAPI()
@@ -78,7 +86,7 @@ def callback_app() -> FastAPI:
     @app.post("/sleep")
     async def sleep(request: Request) -> dict[str, Any]:
         await record(request)
-        await asyncio.sleep(10)
+        await asyncio.sleep(SLEEP_SECONDS)
         return {"code": 0, "msg": "late"}
 
     @app.post("/flaky/{key}")
@@ -128,13 +136,13 @@ def callback_app() -> FastAPI:
     async def trickle(request: Request) -> Response:
         """A JSON reply sent one byte every 0.3 s: each read gets data, none times out."""
         await record(request)
-        reply = b'{"code": 0, "msg": "' + b"x" * 40 + b'"}'
+        reply = TRICKLE_REPLY
         headers = {"content-length": str(len(reply))} if "length" in request.query_params else {}
 
         async def slowly() -> Any:
             for i in range(len(reply)):
                 yield reply[i : i + 1]
-                await asyncio.sleep(0.3)
+                await asyncio.sleep(TRICKLE_PAUSE)
 
         return StreamingResponse(slowly(), media_type="application/json", headers=headers)
 

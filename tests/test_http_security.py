@@ -324,7 +324,9 @@ def test_the_connectivity_timeout_covers_name_resolution(stuck_resolver):
     started = time.monotonic()
     with pytest.raises(APIError) as refused:
         check_reachable("slow.example", 80, timeout=0.3)
-    assert time.monotonic() - started < 1
+    elapsed = time.monotonic() - started
+    # the 0.3 s timeout with slack for a loaded machine, not the resolver's 10 s
+    assert elapsed < 3, f"took {elapsed:.2f} s"
     assert refused.value.status == 422
     assert "(name not resolved within 0.3 s)" in refused.value.message
 

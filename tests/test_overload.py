@@ -77,7 +77,7 @@ def test_a_capability_past_max_in_flight_refuses_at_once_under_the_failure_polic
             assert plugin.started.acquire(timeout=10)  # both running: the limit is reached
         started = time.monotonic()
         refused = d.permission(PERMISSION)
-        assert time.monotonic() - started < 2  # not the 10 s the hung calls may take
+        assert time.monotonic() - started < 5  # not the 10 s the hung calls may take
         plugin.release.set()
         assert all(future.result().allowed for future in busy)
     assert (refused.allowed, refused.failed, refused.code) == (False, True, 108)
@@ -156,7 +156,8 @@ def test_health_answers_at_once_while_the_gateway_is_flooded_against_a_hung_serv
         timings = _healthz_while(pool, base)
         codes = {future.result().json()["code"] for future in replies}
         pool.shutdown()
-    assert max(timings) < 1.0, timings  # the hung calls wait 5 s for their deadline
+    # well under the 5 s the hung calls wait for their deadline, with slack for a loaded machine
+    assert max(timings) < 2.5, timings
     assert codes == {108}
 
 
@@ -178,7 +179,7 @@ def test_health_answers_at_once_while_token_less_writes_flood_a_hung_authenticat
         timings = _healthz_while(pool, base)
         statuses = {future.result().status_code for future in replies}
         pool.shutdown()
-    assert max(timings) < 1.0, timings
+    assert max(timings) < 2.5, timings  # the hung calls wait 5 s
     assert statuses == {401}
 
 
