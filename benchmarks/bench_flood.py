@@ -1,14 +1,15 @@
 """Floods of 50 clients: does /healthz stay quick while they hold a hung callback service, and do
 the bounds on plugin calls in flight cost throughput when the service is healthy?
 
-    python benchmarks/bench_flood.py [--runs 3] [--clients 50] [--seconds 8] [--rounds 3]
+    python benchmarks/bench_flood.py [--runs 3] [--clients 50] [--seconds 8] [--rounds 6]
 
 ``fate-registry serve`` (one worker, default settings but those named) runs in its own process
-on a SQLite file, and so does the callback service (a plain ASGI app under uvicorn: ``/hang``
-never answers, holding the connection until the caller gives up; any other path answers allow
-at once). ``/healthz`` is timed from another process every 20 ms with a keep-alive session, so
-that the flood's threads do not share its interpreter. The flood is ``--clients`` threads, each
-with a keep-alive session, sending the next request as soon as the last is answered.
+on a SQLite file, and so does the callback service, a plain ASGI app under uvicorn with h11 and
+asyncio (as in bench_gateway.py): ``/hang`` never answers, holding the connection until the
+caller gives up; any other path answers allow at once. ``/healthz`` is timed from another
+process every 20 ms with a keep-alive session, so that the flood's threads do not share its
+interpreter. The flood is ``--clients`` threads, each with a keep-alive session, sending the
+next request as soon as the last is answered.
 
 - baseline: ``/healthz`` with no flood, on the server of (a) and (b);
 - (a) ``POST /v1/hook/permission``, the ``permission`` service registered at ``/hang``: the
@@ -31,6 +32,7 @@ before and after.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import multiprocessing
 import os
 import shutil
@@ -134,7 +136,7 @@ def service_process(port: int) -> Any:
     code = (
         "import sys, uvicorn; sys.path.insert(0, sys.argv[1]); "
         "uvicorn.run('bench_flood:service', host='127.0.0.1', port=int(sys.argv[2]), "
-        "log_level='warning', access_log=False, lifespan='off')"
+        "log_level='warning', access_log=False, lifespan='off', http='h11', loop='asyncio')"
     )
     here = str(Path(__file__).resolve().parent)
     command = [sys.executable, "-c", code, here, str(port)]
@@ -267,6 +269,7 @@ class RunFigures:
     healthz: dict[str, tuple[float, float]] = field(default_factory=dict)  # phase: p50, p99 ms
     throughput: dict[str, float] = field(default_factory=dict)  # variant: median calls/s
     ratio: float = 0.0
+    round_ratios: list[float] = field(default_factory=list)
 
 
 def flood_phase(
@@ -342,6 +345,7 @@ def throughput_phase(args: argparse.Namespace, db_url: str, figures: RunFigures)
             )
     ratios = [a / b for a, b in zip(rates[DEFAULT_LIMIT], rates[NO_LIMIT], strict=True)]
     figures.ratio = statistics.median(ratios)
+    figures.round_ratios = ratios
     print(
         f"  (c) throughput ratio, default limit / limit off: median {figures.ratio:.2f} "
         f"(rounds: {', '.join(f'{r:.2f}' for r in ratios)})",
@@ -402,9 +406,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=6, help="rounds of (c) per variant")
     parser.add_argument("--round-seconds", type=float, default=2.0)
     args = parser.parse_args()
+    fast = [name for name in ("httptools", "uvloop") if importlib.util.find_spec(name)]
     print(
         f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average "
-        f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}; {args.clients} clients",
+        f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}; {args.clients} clients; serve's "
+        f"uvicorn with {' and '.join(fast) or 'h11 and asyncio'} (the callback service with "
+        "h11 and asyncio)",
         flush=True,
     )
     runs: list[RunFigures] = []
@@ -420,6 +427,11 @@ def main() -> None:
     for name in runs[0].throughput:
         print(f"  (c) {name}: {spread([run.throughput[name] for run in runs], '/s', 0)}")
     print(f"  (c) ratio default / off: {spread([run.ratio for run in runs], '', 2)}")
+    pooled = [ratio for run in runs for ratio in run.round_ratios]
+    print(
+        f"  (c) ratio default / off, median of all {len(pooled)} rounds: "
+        f"{statistics.median(pooled):.2f}"
+    )
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
