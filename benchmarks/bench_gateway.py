@@ -56,6 +56,15 @@ PERMISSION: dict[str, Any] = {
     "component_parameters": {"role": {"host": {"0": {"reader_0": {"table": {}}}}}},
 }
 
+# The callback service's registration, run by another environment's interpreter (--also).
+REGISTER = """
+import sys
+from fate_registry import Registry
+with Registry(sys.argv[1]) as registry:
+    registry.register_server("HOOK", "127.0.0.1", int(sys.argv[2]))
+    registry.register_service("HOOK", "permission", "/permission")
+"""
+
 empty_app = FastAPI()
 
 
@@ -196,9 +205,12 @@ def main() -> None:
                 "empty FastAPI route": f"http://127.0.0.1:{ports['empty']}/empty",
             }
             for label, python in args.also:  # the gateway run by another environment
+                # its own database, made by its own build (another build's schema may differ)
+                also_db = f"sqlite:///{Path(tmp) / f'{label}.db'}"
+                subprocess.run([python, "-c", REGISTER, also_db, str(service_port)], check=True)
                 for key, env in (("cache off", cache_off), ("cached", {})):
                     port = free_port()
-                    processes.append(start_serve(db_url, port, env, python=python))
+                    processes.append(start_serve(also_db, port, env, python=python))
                     urls[f"gateway, {key} [{label}]"] = (
                         f"http://127.0.0.1:{port}/v1/hook/permission"
                     )
