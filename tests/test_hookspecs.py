@@ -196,7 +196,9 @@ def test_plugins_read_headers_in_any_spelling(spelling: str) -> None:
         def client_authentication(self, request: ClientAuthenticationRequest) -> Decision:
             headers = request.headers
             same = headers["APP_KEY"] == headers["app_key"] == headers.get("App-Key") == "k"
-            return Decision.allow() if same and "Timestamp" in headers else Decision.deny("no")
+            absent = headers.get("NONCE") is None and headers.get("NONCE", "-") == "-"
+            ok = same and absent and "Timestamp" in headers
+            return Decision.allow() if ok else Decision.deny("no")
 
     request = {"full_path": "/v1/job/list", "headers": {spelling: "k", "TIMESTAMP": "1"}}
     assert dispatcher(Local()).client_authentication(request).allowed

@@ -119,6 +119,9 @@ class Headers(Mapping[str, str]):
     def __getitem__(self, name: str) -> str:
         return self._by_key[_header_key(name)]
 
+    def get(self, name: str, default: Any = None) -> Any:  # Mapping's, without a KeyError
+        return self._by_key.get(_header_key(name), default) if isinstance(name, str) else default
+
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and _header_key(name) in self._by_key
 

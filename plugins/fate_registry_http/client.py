@@ -12,6 +12,7 @@ which quotes the URL with its query."""
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import json
@@ -125,6 +126,25 @@ SESSIONS = SessionPool()
 DEFAULT_HEADERS = dict(requests.utils.default_headers())  # what a requests.Session sends
 
 
+class _Prepared(requests.PreparedRequest):
+    """requests' prepared request, but the URL with the params' query is prepared once per
+    (URL, params): requests parses, IDNA-encodes and re-quotes it on every call, most of what
+    preparing a decision's request costs (docs/performance.md)."""
+
+    def prepare_url(self, url: Any, params: Any) -> None:
+        try:
+            self.url = _prepared_url(url, tuple(params.items()))
+        except TypeError:  # a value that cannot be a key (a list): prepared as requests does
+            super().prepare_url(url, params)
+
+
+@functools.lru_cache(maxsize=1024)
+def _prepared_url(url: str, params: tuple[tuple[str, Any], ...]) -> str:
+    prepared = requests.PreparedRequest()
+    prepared.prepare_url(url, dict(params))
+    return str(prepared.url)
+
+
 def signing_headers(
     secret: str, message_id: str, method: str, url: str, body: bytes | None
 ) -> dict[str, str]:
@@ -180,7 +200,7 @@ def send(
         body = json.dumps({**service.data, **json_body}, separators=(",", ":")).encode()
         all_headers["Content-Type"] = "application/json"
     adapter = SESSIONS.adapter(service)
-    prepared = requests.PreparedRequest()
+    prepared = _Prepared()
     prepared.prepare(
         method=service.method,
         url=service.url,
