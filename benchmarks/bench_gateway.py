@@ -162,19 +162,27 @@ def report(title: str, rows: dict[str, dict[str, float]]) -> None:
         )
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--calls", type=int, default=1500, help="calls per path and setting")
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--concurrency", type=int, default=8)
+def add_also(parser: argparse.ArgumentParser, help: str) -> None:
+    """``--also LABEL=PYTHON``, repeatable: another environment's build to measure."""
     parser.add_argument(
         "--also",
         metavar="LABEL=PYTHON",
         action="append",
         default=[],
         type=lambda text: tuple(text.split("=", 1)),
-        help="also measure the gateway run by that interpreter's environment (another build, or "
-        "one without httptools and uvloop), interleaved with the rest; repeatable",
+        help=help,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=1500, help="calls per path and setting")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--concurrency", type=int, default=8)
+    add_also(
+        parser,
+        "also measure the gateway run by that interpreter's environment (another build, or one "
+        "without httptools and uvloop), interleaved with the rest; repeatable",
     )
     args = parser.parse_args()
     fast = [name for name in ("httptools", "uvloop") if importlib.util.find_spec(name)]

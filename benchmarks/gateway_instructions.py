@@ -28,22 +28,12 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_gateway import PERMISSION
-
-HERE = Path(__file__).resolve().parent
-REGISTER = """
-import sys
-from fate_registry import Registry
-with Registry(sys.argv[1]) as registry:
-    registry.register_server("HOOK", "127.0.0.1", int(sys.argv[2]))
-    registry.register_service("HOOK", "permission", "/permission")
-"""
+from bench_gateway import PERMISSION, REGISTER, add_also
 
 
 def child(requests: int, path: str) -> None:
     """Run in the measured process: ``requests`` calls of the app, after 50 to warm up."""
-    if path == "empty":  # this build only: bench_gateway imports today's fate_registry
-        sys.path.insert(0, str(HERE))
+    if path == "empty":
         from bench_gateway import empty_app as app
 
         url = "/empty"
@@ -125,14 +115,7 @@ def per_request(python: str, requests: int, path: str, env: dict[str, str]) -> f
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=300)
-    parser.add_argument(
-        "--also",
-        metavar="LABEL=PYTHON",
-        action="append",
-        default=[],
-        type=lambda text: tuple(text.split("=", 1)),
-        help="another environment's build, measured the same way; repeatable",
-    )
+    add_also(parser, "another environment's build, measured the same way; repeatable")
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_support import error_line, ok
 from typer.testing import CliRunner, Result
 
 from fate_registry.cli import EXIT_FAILED, EXIT_INVALID, EXIT_NOT_FOUND, app
@@ -41,21 +42,6 @@ def run(sqlite_url: str) -> Any:
         return runner.invoke(app, ["--db", sqlite_url, *args], input=input, env=env)
 
     return invoke
-
-
-def ok(result: Result) -> Result:
-    assert result.exit_code == 0, result.output
-    return result
-
-
-def error_line(result: Result, exit_code: int) -> str:
-    """The one stderr line of a failed command (no traceback)."""
-    assert result.exit_code == exit_code, result.output
-    assert result.stdout == ""
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("error: ")
-    return lines[0]
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from cli_support import error_line, ok
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from serve_process import Served, serve
@@ -41,20 +42,6 @@ def invoke(
     *args: str, input: str | bytes | None = None, env: dict[str, str] | None = None
 ) -> Result:
     return CliRunner().invoke(app, list(args), input=input, env=env)
-
-
-def ok(result: Result) -> Result:
-    assert result.exit_code == 0, result.output
-    return result
-
-
-def error_line(result: Result, exit_code: int) -> str:
-    assert result.exit_code == exit_code, result.output
-    assert result.stdout == ""
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("error: ")
-    return lines[0]
 
 
 def new_key() -> rsa.RSAPrivateKey:

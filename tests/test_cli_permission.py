@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import yaml
+from cli_support import error_line, ok
 from serve_process import Served, serve
 from typer.testing import CliRunner, Result
 
@@ -33,20 +34,6 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def invoke(*args: str) -> Result:
     return CliRunner().invoke(app, list(args))
-
-
-def ok(result: Result) -> Result:
-    assert result.exit_code == 0, result.output
-    return result
-
-
-def error_line(result: Result, exit_code: int) -> str:
-    assert result.exit_code == exit_code, result.output
-    assert result.stdout == ""
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("error: ")
-    return lines[0]
 
 
 def entries(db: str) -> list[tuple[str, str, str, str, str]]:
