@@ -30,6 +30,15 @@ LOCK_POLL = 0.2  # seconds between tries of PostgreSQL's advisory lock
 PG_LOCK_KEY = 0x46524D47  # "FRMG": the advisory lock key of our migrations
 
 
+def include_object(
+    item: object, name: str | None, type_: str, reflected: bool, compare_to: object
+) -> bool:
+    """Alembic's filter for autogenerate: a table in the database that our models do not define
+    (our version table, another application's, a plugin's own such as fate-registry-casbin's
+    ``fr_casbin_rule``) is not ours, so a generated migration never drops it."""
+    return not (type_ == "table" and reflected and compare_to is None)
+
+
 def _config() -> Config:
     from alembic.config import Config
 
