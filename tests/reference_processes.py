@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import requests
-from callback_service import free_port
+from serve_support import free_port, stop
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT / "contrib" / "fate-reference-service"
@@ -34,16 +34,6 @@ class Running:
     registry_url: str
     service_port: int
     home: Path
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def _wait_for(url: str, process: subprocess.Popen[bytes], log: Path, seconds: float = 60) -> None:
@@ -104,5 +94,5 @@ def registry_and_reference_service(home: Path, name: str = "THIRD") -> Iterator[
         yield Running(db_url, registry_url, service_port, home)
     finally:
         if service is not None:
-            _stop(service)
-        _stop(serve)
+            stop(service)
+        stop(serve)

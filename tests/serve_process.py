@@ -6,14 +6,12 @@ from __future__ import annotations
 import os
 import subprocess
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import requests
-from serve_support import free_port, serve_command
+from serve_support import free_port, serve_command, stop, wait_ready
 
 __all__ = ["Served", "free_port", "serve"]
 
@@ -51,24 +49,11 @@ def serve(db_url: str, *args: str, env: dict[str, str] | None = None) -> Iterato
         )
     served = Served(f"http://127.0.0.1:{port}", Path(log.name))
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                raise AssertionError(f"serve exited with {process.returncode}: {served.log_text()}")
-            try:
-                if requests.get(f"{served.url}/readyz", timeout=1).status_code == 200:
-                    break
-            except requests.RequestException:  # not listening yet, or slow on a loaded machine
-                pass
-            if time.monotonic() > deadline:
-                raise AssertionError(f"serve did not get ready: {served.log_text()}")
-            time.sleep(0.1)  # polling a process we do not control: there is no event to await
+        try:
+            wait_ready(process, served.url, timeout=60)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}: {served.log_text()}") from None
         yield served
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
         served.log.unlink(missing_ok=True)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -14,12 +13,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import requests
+from callback_service import free_port
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+__all__ = ["free_port", "serve_command", "start_serve", "stop", "wait_ready"]
 
 
 def serve_command() -> list[str]:
@@ -28,6 +24,7 @@ def serve_command() -> list[str]:
 
 
 def wait_ready(process: subprocess.Popen[bytes], base: str, timeout: float = 30.0) -> None:
+    """Until ``base``/readyz answers 200; AssertionError when the process exits or time is up."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -36,8 +33,20 @@ def wait_ready(process: subprocess.Popen[bytes], base: str, timeout: float = 30.
             if requests.get(f"{base}/readyz", timeout=1).status_code == 200:
                 return
         except requests.RequestException:  # not listening yet, or slow on a loaded machine
-            time.sleep(0.1)
+            pass
+        time.sleep(0.1)  # polling a process we do not control: there is no event to await
     raise AssertionError(f"serve did not answer {base}/readyz within {timeout} s")
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """Terminate ``process`` (by its own id), killing it if it has not exited within 10 s."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 @contextmanager
@@ -64,9 +73,4 @@ def start_serve(db_url: str, *args: str, env: dict[str, str] | None = None) -> I
                 raise AssertionError(f"{exc}; its log:\n{log.read()[-2000:].decode()}") from None
             yield base
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop(process)

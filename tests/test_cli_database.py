@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-import socket
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
+from cli_support import error_line
+from serve_support import free_port, serve_command
 from sqlalchemy import text
 from tcp_proxy import TcpProxy
 from typer.testing import CliRunner
@@ -58,29 +56,16 @@ def newer_db(sqlite_url: str) -> str:
 def test_every_command_refuses_a_database_written_by_a_newer_release(
     newer_db: str, args: list[str]
 ) -> None:
-    result = CliRunner().invoke(app, ["--db", newer_db, *args])
-    assert result.exit_code == EXIT_FAILED, result.output
-    assert result.stdout == ""
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("error: ")
-    assert NEWER in lines[0]
-    assert lines[0].endswith("upgrade fate-registry")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    line = error_line(CliRunner().invoke(app, ["--db", newer_db, *args]), EXIT_FAILED)
+    assert NEWER in line
+    assert line.endswith("upgrade fate-registry")
 
 
 @pytest.mark.parametrize("workers", ["1", "2"])
 def test_serve_refuses_a_database_written_by_a_newer_release(newer_db: str, workers: str) -> None:
-    script = shutil.which("fate-registry", path=str(Path(sys.executable).parent))
-    command = [script] if script else [sys.executable, "-m", "fate_registry.cli"]
-    port = str(_free_port())
+    port = str(free_port())
     finished = subprocess.run(
-        [*command, "--db", newer_db, "serve", "--port", port, "--workers", workers],
+        [*serve_command(), "--db", newer_db, "serve", "--port", port, "--workers", workers],
         capture_output=True,
         text=True,
         timeout=120,

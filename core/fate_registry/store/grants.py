@@ -7,14 +7,13 @@ cached decisions) at its next revision check.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine, and_, delete, or_, select
 
 from ..grants import Grant
-from . import transactions
-from .tables import grants_t
+from . import tables, transactions
+from .tables import as_utc, grants_t
 
 
 class GrantStore:
@@ -25,7 +24,7 @@ class GrantStore:
         )
 
     def upsert(self, entries: Sequence[Grant]) -> None:
-        now = datetime.now(UTC).replace(microsecond=0)
+        now = tables.now()
         rows = [
             {
                 "party_id": e.party_id,
@@ -72,11 +71,7 @@ class GrantStore:
                     value=row["value"],
                     role=row["role"],
                     effect=row["effect"],
-                    created_at=_utc(row["created_at"]),
+                    created_at=as_utc(row["created_at"]),
                 )
                 for row in conn.execute(stmt).mappings()
             ]
-
-
-def _utc(value: datetime) -> datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)

@@ -7,12 +7,12 @@ Writes bump the revision counter, so every node reloads its key snapshot at its 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import Engine, delete, select
 
-from . import transactions
-from .tables import site_keys_t
+from . import tables, transactions
+from .tables import as_utc, site_keys_t
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +34,7 @@ class KeyStore:
     def save(self, rows: list[tuple[str, str, str, str, str]]) -> bool:
         """Store ``(party_id, kind, storage, material, fingerprint)`` rows in one transaction;
         True when the first of them is new (FATE's "save" rather than "update")."""
-        now = datetime.now(UTC).replace(microsecond=0)
+        now = tables.now()
         with transactions.write(self.engine) as conn:
             party_id, kind = rows[0][0], rows[0][1]
             existed = conn.execute(
@@ -83,12 +83,8 @@ class KeyStore:
                     storage=row["storage"],
                     material=row["material"],
                     fingerprint=row["fingerprint"],
-                    created_at=_utc(row["created_at"]),
-                    updated_at=_utc(row["updated_at"]),
+                    created_at=as_utc(row["created_at"]),
+                    updated_at=as_utc(row["updated_at"]),
                 )
                 for row in conn.execute(stmt).mappings()
             ]
-
-
-def _utc(value: datetime) -> datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)

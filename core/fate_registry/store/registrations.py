@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from contextlib import AbstractContextManager
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, func, select
@@ -23,12 +23,12 @@ from ..models import (
     ServiceRegistration,
     base_url,
 )
-from . import transactions
+from . import tables, transactions
 from .tables import revision_t, servers_t, services_t
 
 
-def _now() -> datetime:
-    return datetime.now(UTC).replace(microsecond=0)
+def _now() -> datetime:  # one name here, so that a test can set this store's clock
+    return tables.now()
 
 
 class Store:

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Column, Text
 from sqlmodel import Field, SQLModel
 
 metadata = SQLModel.metadata
+
+
+def now() -> datetime:
+    """The time a write records: UTC, in whole seconds (what every backend keeps)."""
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def as_utc(value: datetime) -> datetime:
+    """A time column as read back: stored in UTC, but SQLite and MySQL return it naive."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 class ServerRow(SQLModel, table=True):
