@@ -165,13 +165,19 @@ def report(title: str, rows: dict[str, dict[str, float]]) -> None:
 def add_also(parser: argparse.ArgumentParser, help: str) -> None:
     """``--also LABEL=PYTHON``, repeatable: another environment's build to measure."""
     parser.add_argument(
-        "--also",
-        metavar="LABEL=PYTHON",
-        action="append",
-        default=[],
-        type=lambda text: tuple(text.split("=", 1)),
-        help=help,
+        "--also", metavar="LABEL=PYTHON", action="append", default=[], type=_also, help=help
     )
+
+
+def _also(text: str) -> tuple[str, str]:
+    label, _, python = text.partition("=")
+    if not label or not python:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: give LABEL=PYTHON, e.g. before=venv/bin/python"
+        )
+    if shutil.which(python) is None:
+        raise argparse.ArgumentTypeError(f"{python!r}: no such interpreter")
+    return label, python
 
 
 def main() -> None:
