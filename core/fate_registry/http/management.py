@@ -174,7 +174,7 @@ def query_key(request: Request, body: KeyQueryBody) -> JSONResponse:
 )
 def delete_public_key(request: Request, body: PartyBody) -> JSONResponse:
     if not registry_of(request).keys.delete(body.party_id, "public"):
-        raise APIError(404, f"party {body.party_id!r} has no public key")
+        raise APIError(404, str(KeyNotFound(body.party_id)))  # the message clients parse
     return reply(request.url.path)
 
 
