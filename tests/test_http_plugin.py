@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import gc
 import hashlib
 import hmac
 import json
 import logging
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +27,7 @@ from fate_registry.dispatch import Dispatcher, HookFailed
 from fate_registry.metrics import HookMetrics
 from fate_registry.plugins import build_plugin_manager
 from fate_registry.settings import HooksSettings
+from fate_registry_http import async_client
 
 CLIENT = {
     "full_path": "/v1/job/submit?x=1",
@@ -50,6 +54,7 @@ PERMISSION = {
 # A call cut at its deadline must return near it, not at the service's pace: the checks give a
 # loaded machine (load 4 on 2 cores) seconds of slack, and the slow services take far longer.
 SLACK = 2.5
+HANG = 30.0  # seconds a held database takes unless released
 REQUESTS = {
     "client_authentication": CLIENT,
     "signature": SIGN,
@@ -662,3 +667,60 @@ def test_replies_read_to_the_end_leave_the_connection_pooled(
     d.permission(PERMISSION)
     first, second = callback[0].state.seen[-2:]
     assert first["client_port"] == second["client_port"]
+
+
+# -- on the event loop ---------------------------------------------------------------------
+
+
+def test_a_decision_on_an_event_loop_holds_no_worker_thread(registry: Registry) -> None:
+    registry.register_service("HOOK", "permission", "/allow")
+    d = dispatcher(registry, permission={"cache": False})
+    outcome = asyncio.run(d.decide_async("permission", PERMISSION))
+    assert (outcome.allowed, outcome.message) == (True, "welcome")
+    assert d._workers["permission"]._threads == 0
+
+
+def test_a_slow_database_does_not_hold_the_event_loop(
+    registry: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The service is looked up in a thread when the registry's cache cannot answer (here
+    never: cache_ttl=0), so a database that takes seconds to answer delays this decision,
+    not everything else on the loop (the gateway's other requests, /healthz)."""
+    registry.register_service("HOOK", "permission", "/allow")
+    database = threading.Event()  # set: the database answers
+    resolve = registry.resolve
+
+    def slow_resolve(server_name: str, service_name: str) -> Any:
+        database.wait(HANG)
+        return resolve(server_name, service_name)
+
+    monkeypatch.setattr(registry, "resolve", slow_resolve)
+    d = dispatcher(registry, permission={"cache": False, "timeout": HANG})
+
+    async def meanwhile() -> tuple[float, Any]:
+        decision = asyncio.create_task(d.decide_async("permission", PERMISSION))
+        await asyncio.sleep(0)  # the decision starts and waits on the database
+        started = time.monotonic()
+        await asyncio.sleep(0.05)  # any other work of the loop
+        lag = time.monotonic() - started
+        database.set()
+        return lag, await decision
+
+    lag, outcome = asyncio.run(meanwhile())
+    assert outcome.allowed, outcome.error
+    assert lag < SLACK, f"the loop was held {lag:.2f} s"
+
+
+def test_a_loops_connections_are_closed_with_it(
+    registry: Registry, caplog: pytest.LogCaptureFixture
+) -> None:
+    registry.register_service("HOOK", "permission", "/allow")
+    d = dispatcher(registry, permission={"cache": False})
+    assert asyncio.run(d.decide_async("permission", PERMISSION)).allowed  # asyncio.run's loop
+    assert d.permission(PERMISSION).allowed  # the dispatcher's loop thread
+    loop = d._loop._loop
+    assert loop is not None and loop in async_client._sessions
+    d.close()
+    assert loop not in async_client._sessions
+    gc.collect()
+    assert "Unclosed" not in caplog.text

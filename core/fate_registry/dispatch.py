@@ -6,6 +6,7 @@ decision cache, metrics and the decision log. Plugins only answer; they hold no 
 
 from __future__ import annotations
 
+import inspect
 import itertools
 import logging
 import os
@@ -46,7 +47,7 @@ from .masking import mask_secrets, mask_url_queries
 from .metrics import DEFAULT_METRICS, HookMetrics
 from .plugins import PluginManager, plugin_manager
 from .settings import CapabilitySettings, HooksSettings
-from .workers import DeadlineExceeded, Workers, WorkersBusy
+from .workers import DeadlineExceeded, LoopThread, Workers, WorkersBusy
 
 if TYPE_CHECKING:
     from .registry import Registry
@@ -188,12 +189,13 @@ class Answer(Generic[A]):
 
 @dataclass(frozen=True, slots=True)
 class _WorkerCall:
-    """A plugin call for a worker thread."""
+    """A plugin call to wait for: in a worker thread, or awaited when ``coroutine``."""
 
     function: Callable[..., Any]
     args: tuple[Any, ...]
     timeout: float
     started: float
+    coroutine: bool = False
 
 
 @dataclass(slots=True)
@@ -226,6 +228,11 @@ class Dispatcher:
     decision awaited from an event loop (the hook gateway), holding no thread while a plugin
     works. Both walk the chain with one generator, ``_walk``, so the policy is written once.
 
+    A plugin whose hook implementation is a coroutine function (``async def``, as the ``http``
+    plugin's decisions) needs no worker thread: ``decide_async`` awaits it on the caller's
+    loop, ``decide`` on the dispatcher's own loop thread, under the same deadline and
+    ``max_in_flight`` bound; at its deadline it is cancelled.
+
     Cached decisions are tagged with the registry's revision: once any node changes the
     registrations (or grants, or keys), the registry sees the new revision within
     ``cache_ttl`` and no decision cached before it is served again.
@@ -256,6 +263,7 @@ class Dispatcher:
             )
             for c in CAPABILITIES
         }
+        self._loop = LoopThread("fate-registry-hooks-loop")
         self._chains: dict[str, list[tuple[str, Any]]] = {}
 
     # -- typed facade ---------------------------------------------------------------------
@@ -312,9 +320,11 @@ class Dispatcher:
             cache.clear()
 
     def close(self) -> None:
-        """Stop the worker threads; calls of plugins that are not inline fail afterwards."""
+        """Stop the worker threads and the loop thread; calls of plugins that are not inline
+        fail afterwards."""
         for workers in self._workers.values():
             workers.shutdown()
+        self._loop.shutdown()
 
     # -- decisions ------------------------------------------------------------------------
 
@@ -454,19 +464,21 @@ class Dispatcher:
     # -- one plugin call ------------------------------------------------------------------
     # Each gives the plugin's answer, or a _Failure: an error, a timeout, a wrong answer, or
     # "rejected" (the capability is at its max_in_flight). The two differ only in how they
-    # wait for a worker thread.
+    # wait: for a worker thread, or for a coroutine plugin (on the loop thread, or awaited).
 
     def _invoke(self, pending: _Pending, name: str, impl: Any) -> Any:
         call = self._prepare(pending, name, impl)
         if not isinstance(call, _WorkerCall):
             return call
+        workers = self._workers[pending.capability]
         try:
-            answer = self._workers[pending.capability].call(
-                call.function,
-                call.args,
-                call.timeout,
-                **_cancellation(pending),
-            )
+            if call.coroutine:
+                awaited = workers.call_coroutine(call.function, call.args, call.timeout)
+                answer = self._loop.run(awaited)
+            else:
+                answer = workers.call(
+                    call.function, call.args, call.timeout, **_cancellation(pending)
+                )
         except BaseException as exc:
             return self._settle(pending, name, call.started, exc, None)
         return self._settle(pending, name, call.started, None, answer)
@@ -477,14 +489,18 @@ class Dispatcher:
             return call
         workers = self._workers[pending.capability]
         try:
-            answer = await workers.call_async(call.function, call.args, call.timeout)
+            if call.coroutine:
+                answer = await workers.call_coroutine(call.function, call.args, call.timeout)
+            else:
+                answer = await workers.call_async(call.function, call.args, call.timeout)
         except BaseException as exc:
             return self._settle(pending, name, call.started, exc, None)
         return self._settle(pending, name, call.started, None, answer)
 
     def _prepare(self, pending: _Pending, name: str, impl: Any) -> Any:
-        """What a worker thread must run, as a _WorkerCall; or, when no worker is needed (the
-        plugin is not loaded, no time is left, the plugin runs inline), its settled answer."""
+        """What to wait for (a worker thread's call or a coroutine), as a _WorkerCall; or,
+        when there is nothing to wait for (the plugin is not loaded, no time is left, the
+        plugin runs inline), its settled answer."""
         capability = pending.capability
         if impl is None:
             self.metrics.call(capability, name, "error", None)
@@ -496,6 +512,8 @@ class Dispatcher:
         if remaining <= 0:
             self.metrics.call(capability, name, "timeout", None)
             return _Failure("timeout", "no time left in the budget")
+        if inspect.iscoroutinefunction(impl.function):
+            return _WorkerCall(impl.function, args, remaining, started, coroutine=True)
         if name not in pending.cfg.inline and not getattr(impl.function, NONBLOCKING, False):
             return _WorkerCall(impl.function, args, remaining, started)
         try:

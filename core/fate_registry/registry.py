@@ -229,6 +229,14 @@ class Registry:
             cache[key] = resolved
         return resolved
 
+    def resolve_cached(self, server_name: str, service_name: str) -> ResolvedService | None:
+        """``resolve``'s answer when it needs no database read (this node's cache is fresh and
+        holds the service), else None: for an event loop, which must not wait on the
+        database and calls ``resolve`` in a thread only then."""
+        if time.monotonic() - self._checked_at >= self.cache_ttl:
+            return None
+        return self._cache.get((server_name.upper(), service_name.lower()))
+
     @property
     def revision(self) -> int:
         return self.store.revision()

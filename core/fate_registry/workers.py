@@ -4,7 +4,9 @@ Lighter than ``concurrent.futures.ThreadPoolExecutor`` (one lock hand-off per ca
 the latency), its threads are daemons (a hung plugin delays neither callers beyond their
 deadline nor the interpreter's exit), it can be awaited from an event loop without holding a
 thread, and it bounds the calls in flight: past ``max_in_flight`` a call is refused at once
-instead of waiting behind calls that a hung service holds.
+instead of waiting behind calls that a hung service holds. A coroutine plugin needs no thread:
+``Workers.call_coroutine`` awaits it under the same bound, and ``LoopThread`` is the event loop
+where blocking callers have it run.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ import asyncio
 import contextlib
 import queue
 import threading
-from collections.abc import Callable
+import weakref
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 
@@ -91,13 +94,7 @@ class Workers:
         """Queue ``function(*args)`` for a worker; raises WorkersBusy or WorkersClosed at once."""
         task = _Task(function, args, notify)
         with self._lock:
-            if self._closed:
-                raise WorkersClosed(f"{self.name} workers are shut down")
-            if self.max_in_flight is not None and self._in_flight >= self.max_in_flight:
-                raise WorkersBusy(
-                    f"{self._in_flight} calls already in flight (limit {self.max_in_flight})"
-                )
-            self._in_flight += 1
+            self._admit()
             if self._idle:
                 self._idle -= 1  # reserved for this task
             elif self._threads < self.max_workers:
@@ -156,6 +153,38 @@ class Workers:
             raise DeadlineExceeded(f"not finished after {timeout:.2f} s") from None
         return _outcome(task)
 
+    async def call_coroutine(
+        self,
+        function: Callable[..., Coroutine[Any, Any, Any]],
+        args: tuple[Any, ...],
+        timeout: float,
+    ) -> Any:
+        """``await function(*args)`` on the caller's event loop, no thread: counted against
+        ``max_in_flight`` as a thread's call is, and cancelled after ``timeout`` seconds
+        (DeadlineExceeded), so whatever it holds (a connection) is closed then, not later."""
+        with self._lock:
+            self._admit()
+        try:
+            async with asyncio.timeout(max(timeout, 0.0)) as scope:
+                return await function(*args)
+        except TimeoutError:
+            if scope.expired():
+                raise DeadlineExceeded(f"not finished after {timeout:.2f} s") from None
+            raise  # the plugin's own TimeoutError: its error, not the deadline
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+
+    def _admit(self) -> None:
+        """Count a new call in flight, or refuse it (WorkersClosed, WorkersBusy); lock held."""
+        if self._closed:
+            raise WorkersClosed(f"{self.name} workers are shut down")
+        if self.max_in_flight is not None and self._in_flight >= self.max_in_flight:
+            raise WorkersBusy(
+                f"{self._in_flight} calls already in flight (limit {self.max_in_flight})"
+            )
+        self._in_flight += 1
+
     def shutdown(self) -> None:
         """Later calls raise WorkersClosed; tasks already queued run, then every worker exits."""
         with self._lock:
@@ -187,6 +216,83 @@ class Workers:
             if ran:
                 with contextlib.suppress(RuntimeError):  # a closed event loop: nobody waits
                     task.finish()
+
+
+class LoopThread:
+    """An event loop in a daemon thread of its own, started on first use: where a blocking
+    caller (FATE Flow's Python calls to the dispatcher) has a coroutine plugin run.
+
+    ``shutdown()``, or the interpreter's exit, stops it: tasks still running are cancelled and
+    the loop's async generators closed before the loop closes, so that what a plugin keeps per
+    loop (the ``http`` plugin's connection pool) is closed with it.
+    """
+
+    def __init__(self, name: str = "fate-registry-loop") -> None:
+        self.name = name
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: (
+            weakref.finalize[[asyncio.AbstractEventLoop, threading.Thread], LoopThread] | None
+        ) = None
+        self._closed = False
+
+    def run(self, coroutine: Coroutine[Any, Any, Any]) -> Any:
+        """Run ``coroutine`` in the loop and wait for its result; interrupted (Ctrl-C), the
+        coroutine is cancelled. The coroutine should bound its own time (``call_coroutine``)."""
+        try:
+            loop = self._started()
+        except BaseException:
+            coroutine.close()  # never to run: no "never awaited" warning
+            raise
+        future = asyncio.run_coroutine_threadsafe(coroutine, loop)
+        try:
+            return future.result()
+        except BaseException:
+            future.cancel()  # nothing once it is done; else its task is cancelled in the loop
+            raise
+
+    def shutdown(self) -> None:
+        """Stop the loop, waiting a little for it to close; later calls raise WorkersClosed."""
+        with self._lock:
+            self._closed = True
+            stop = self._stop
+        if stop is not None:
+            stop()
+
+    def _started(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._closed:
+                raise WorkersClosed(f"{self.name} is shut down")
+            if self._loop is None:
+                loop = asyncio.new_event_loop()
+                thread = threading.Thread(
+                    target=_run_forever, args=(loop,), name=self.name, daemon=True
+                )
+                thread.start()
+                self._loop = loop
+                # Also at exit, and if this object is dropped unclosed: never referring to self.
+                self._stop = weakref.finalize(self, _stop_loop, loop, thread)
+            return self._loop
+
+
+def _run_forever(loop: asyncio.AbstractEventLoop) -> None:
+    asyncio.set_event_loop(loop)
+    try:
+        loop.run_forever()
+    finally:
+        tasks = asyncio.all_tasks(loop)
+        for task in tasks:
+            task.cancel()
+        loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.close()
+
+
+def _stop_loop(loop: asyncio.AbstractEventLoop, thread: threading.Thread) -> None:
+    with contextlib.suppress(RuntimeError):  # already closed
+        loop.call_soon_threadsafe(loop.stop)
+    if thread is not threading.current_thread():
+        thread.join(5.0)
 
 
 def _give_up(task: _Task, cancel: threading.Event | None, grace: float) -> None:

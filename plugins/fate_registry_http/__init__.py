@@ -4,10 +4,15 @@ The service is ``(server, capability)``, the server being ``hooks.server_name`` 
 ``HOOK``, as FATE Flow's ``hook_server_name``) or the capability's own ``server_name``. It is
 resolved at call time, so a server that moves is followed at once. A capability with no
 registered service gets no opinion from this plugin.
+
+The four decisions are coroutines (``async_client``: no worker thread, the dispatcher awaits
+them on an event loop); ApiReader's three capabilities block (``client`` and ``apireader``:
+streamed files, in the dispatcher's worker threads).
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -33,7 +38,8 @@ from fate_registry.errors import ServerNotFound, ServiceNotFound
 from fate_registry.models import ResolvedService
 
 from . import apireader
-from .client import ServiceError, json_reply, send
+from .async_client import call_json
+from .client import ServiceError
 
 D = TypeVar("D", bound=Decision)
 
@@ -48,18 +54,30 @@ def resolve(context: HookContext) -> ResolvedService | None:
         return None
 
 
-def _ask(context: HookContext, payload: dict[str, Any], parse: Callable[[Any], D]) -> D | None:
+async def resolve_async(context: HookContext) -> ResolvedService | None:
+    """``resolve`` for the event loop: from the registry's cache when it is fresh, else in a
+    thread, so that a slow or hung database holds no event loop (the gateway's /healthz)."""
+    if context.registry is None:
+        return None
+    cached = context.registry.resolve_cached(context.server_name, context.capability)
+    if cached is not None:
+        return cached
+    return await asyncio.to_thread(resolve, context)
+
+
+async def _ask(
+    context: HookContext, payload: dict[str, Any], parse: Callable[[Any], D]
+) -> D | None:
     """Call the capability's service with ``payload`` and ``parse`` its JSON reply; None when
     no service is registered. A malformed reply is a ServiceError naming the service."""
-    service = resolve(context)
+    service = await resolve_async(context)
     if service is None:
         return None
-    with send(context, service, json_body=payload) as response:
-        reply = json_reply(context, service, response)
-    if not 200 <= response.status_code < 300:
+    status, reply = await call_json(context, service, payload)
+    if not 200 <= status < 300:
         code = reply.get("code") if isinstance(reply, dict) else None
         if code in (0, None, "0"):
-            raise ServiceError(service, f"HTTP {response.status_code} with reply {reply!r:.80}")
+            raise ServiceError(service, f"HTTP {status} with reply {reply!r:.80}")
     try:
         return parse(reply)
     except ValueError as exc:
@@ -67,27 +85,27 @@ def _ask(context: HookContext, payload: dict[str, Any], parse: Callable[[Any], D
 
 
 @hookimpl
-def client_authentication(
+async def client_authentication(
     context: HookContext, request: ClientAuthenticationRequest
 ) -> Decision | None:
-    return _ask(context, request.model_dump(mode="json", by_alias=True), decision_from_reply)
+    return await _ask(context, request.model_dump(mode="json", by_alias=True), decision_from_reply)
 
 
 @hookimpl
-def signature(context: HookContext, request: SignatureRequest) -> Signature | None:
-    return _ask(context, request.model_dump(mode="json"), signature_from_reply)
+async def signature(context: HookContext, request: SignatureRequest) -> Signature | None:
+    return await _ask(context, request.model_dump(mode="json"), signature_from_reply)
 
 
 @hookimpl
-def site_authentication(
+async def site_authentication(
     context: HookContext, request: SiteAuthenticationRequest
 ) -> Decision | None:
-    return _ask(context, request.model_dump(mode="json"), decision_from_reply)
+    return await _ask(context, request.model_dump(mode="json"), decision_from_reply)
 
 
 @hookimpl
-def permission(context: HookContext, request: PermissionRequest) -> Decision | None:
-    return _ask(context, request.model_dump(mode="json"), decision_from_reply)
+async def permission(context: HookContext, request: PermissionRequest) -> Decision | None:
+    return await _ask(context, request.model_dump(mode="json"), decision_from_reply)
 
 
 @hookimpl

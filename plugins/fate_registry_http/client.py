@@ -2,6 +2,10 @@
 the service's stored headers, params and data, TLS files, optional webhook signing, and
 replies read in chunks that stop at the deadline and at a size cap.
 
+This module is the blocking client (requests), which ApiReader's calls use in worker threads;
+the decisions' client (``async_client``, aiohttp on the event loop) shares its policy: how a
+request is built and signed, the retries and their backoff, how a reply is judged, the errors.
+
 Redirects are never followed: a 3xx is an error, so nothing (no stored header, no decision
 request) is sent to an address the registry did not validate.
 
@@ -16,6 +20,7 @@ import functools
 import hashlib
 import hmac
 import json
+import os
 import random
 import ssl
 import threading
@@ -82,8 +87,11 @@ def reason(exc: BaseException) -> str:
         if id(cause) in seen:
             continue
         seen.add(id(cause))
-        if isinstance(cause, ssl.SSLError):
-            return f"{type(exc).__name__}: TLS {cause.reason or type(cause).__name__}"
+        tls_reason = getattr(cause, "reason", None)  # aiohttp's TLS errors have none: go on
+        if isinstance(cause, ssl.SSLError) and isinstance(tls_reason, str):
+            return f"{type(exc).__name__}: TLS {tls_reason}"
+        if isinstance(cause, OSError) and isinstance(cause.errno, int) and cause.errno > 0:
+            return f"{type(exc).__name__}: {os.strerror(cause.errno)}"  # asyncio's adds the address
         if isinstance(cause, OSError) and isinstance(cause.strerror, str):
             return f"{type(exc).__name__}: {cause.strerror}"
         nested = (getattr(cause, "reason", None), cause.__cause__, cause.__context__, *cause.args)
@@ -127,15 +135,23 @@ DEFAULT_HEADERS = dict(requests.utils.default_headers())  # what a requests.Sess
 
 
 class _Prepared(requests.PreparedRequest):
-    """requests' prepared request, but the URL with the params' query is prepared once per
-    (URL, params): requests parses, IDNA-encodes and re-quotes it on every call, most of what
-    preparing a decision's request costs (docs/performance.md)."""
+    """requests' prepared request, with the URL prepared by :func:`prepared_url`."""
 
     def prepare_url(self, url: Any, params: Any) -> None:
-        try:
-            self.url = _prepared_url(url, tuple(params.items()))
-        except TypeError:  # a value that cannot be a key (a list): prepared as requests does
-            super().prepare_url(url, params)
+        self.url = prepared_url(url, params)
+
+
+def prepared_url(url: str, params: dict[str, Any]) -> str:
+    """``url`` with ``params`` in its query, as requests prepares it (what is sent and signed).
+
+    Prepared once per (URL, params): requests parses, IDNA-encodes and re-quotes it on every
+    call, most of what preparing a decision's request costs (docs/performance.md)."""
+    try:
+        return _prepared_url(url, tuple(params.items()))
+    except TypeError:  # a value that cannot be a key (a list): prepared as requests does
+        prepared = requests.PreparedRequest()
+        prepared.prepare_url(url, params)
+        return str(prepared.url)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -176,6 +192,63 @@ def signing_headers(
     return headers
 
 
+def request_headers(
+    context: HookContext, service: ResolvedService, headers: dict[str, str] | None = None
+) -> dict[str, str]:
+    """The service's stored headers, then ``headers``, then the hop header, last so that no
+    stored header can drop it: a fate-registry refuses the call (a loop, http/loops.py)."""
+    return {**service.headers, **(headers or {}), HOP_HEADER: context.decision_id}
+
+
+def json_payload(service: ResolvedService, json_body: dict[str, Any]) -> bytes:
+    """``json_body`` merged over the service's stored ``data``, as compact JSON."""
+    return json.dumps({**service.data, **json_body}, separators=(",", ":")).encode()
+
+
+def attempt_timeout(context: HookContext, service: ResolvedService) -> float:
+    """The next attempt's timeout: the capability's, or less, what is left of the budget;
+    ServiceError when too little is left to start one."""
+    remaining = context.remaining()
+    if remaining < MIN_ATTEMPT:
+        raise ServiceError(service, "no time left in the budget")
+    return min(context.settings.timeout, remaining)
+
+
+def backoff(context: HookContext, service: ResolvedService, attempt: int) -> float:
+    """The pause before retry ``attempt`` (1, 2, ...): exponential with full jitter;
+    ServiceError when the budget would be spent before the retry could start."""
+    pause = random.uniform(0, BACKOFF_BASE * 2**attempt)
+    if pause > context.remaining() - MIN_ATTEMPT:
+        raise ServiceError(service, f"gave up after {attempt} attempts: budget spent")
+    return pause
+
+
+def redirect_problem(status: int, location: str | None) -> str:
+    target = f" to {without_query(location)}" if location else ""
+    return f"answered HTTP {status}, a redirect{target}: redirects are not followed"
+
+
+def parse_json_reply(
+    service: ResolvedService, status: int, content_type: str | None, content: bytes
+) -> Any:
+    """The JSON in a reply's ``content``; ServiceError naming the service when it is not."""
+    try:
+        return json.loads(content)
+    except ValueError:
+        snippet = content[:80].decode("utf-8", "replace").replace("\n", " ")
+        kind = content_type or "no content type"
+        raise ServiceError(
+            service, f"reply is not JSON (HTTP {status}, {kind}): {snippet!r}"
+        ) from None
+
+
+def over_the_cap(length: str | int | None) -> str | None:
+    """The problem with a reply whose Content-Length is ``length``, or None."""
+    if length is not None and str(length).isdigit() and int(length) > MAX_REPLY:
+        return f"reply of {length} bytes is over the {MAX_REPLY}-byte cap"
+    return None
+
+
 def send(
     context: HookContext,
     service: ResolvedService,
@@ -193,11 +266,10 @@ def send(
     The reply's body is not read yet: read it with :func:`json_reply` or :func:`iter_body`,
     which stop at the deadline, inside ``with response:``.
     """
-    # The hop header last, so no stored header can drop it: a fate-registry refuses the call.
-    all_headers = {**service.headers, **(headers or {}), HOP_HEADER: context.decision_id}
+    all_headers = request_headers(context, service, headers)
     body: Any = data
     if json_body is not None:
-        body = json.dumps({**service.data, **json_body}, separators=(",", ":")).encode()
+        body = json_payload(service, json_body)
         all_headers["Content-Type"] = "application/json"
     adapter = SESSIONS.adapter(service)
     prepared = _Prepared()
@@ -222,10 +294,7 @@ def send(
     retries = context.settings.retries if retry else 0
     attempt = 0
     while True:
-        remaining = context.remaining()
-        if remaining < MIN_ATTEMPT:
-            raise ServiceError(service, "no time left in the budget")
-        timeout = min(context.settings.timeout, remaining)
+        timeout = attempt_timeout(context, service)
         try:
             response = adapter.send(
                 prepared,
@@ -245,22 +314,13 @@ def send(
         else:
             if 300 <= response.status_code < 400:
                 response.close()
-                raise ServiceError(service, _redirect_problem(response))
+                location = response.headers.get("Location")
+                raise ServiceError(service, redirect_problem(response.status_code, location))
             if response.status_code not in RETRY_STATUSES or attempt >= retries:
                 return response
             response.close()
         attempt += 1
-        pause = random.uniform(0, BACKOFF_BASE * 2**attempt)
-        if pause > context.remaining() - MIN_ATTEMPT:
-            raise ServiceError(service, f"gave up after {attempt} attempts: budget spent")
-        time.sleep(pause)
-
-
-def _redirect_problem(response: requests.Response) -> str:
-    status = response.status_code
-    location = response.headers.get("Location")
-    target = f" to {without_query(location)}" if location else ""
-    return f"answered HTTP {status}, a redirect{target}: redirects are not followed"
+        time.sleep(backoff(context, service, attempt))
 
 
 def iter_body(
@@ -303,15 +363,9 @@ def iter_body(
 def json_reply(context: HookContext, service: ResolvedService, response: requests.Response) -> Any:
     """The JSON reply of ``response``, at most MAX_REPLY bytes read by the deadline;
     ServiceError naming the service when it is too large, late or not JSON."""
-    length = response.headers.get("Content-Length", "")
-    if length.isdigit() and int(length) > MAX_REPLY:
-        raise ServiceError(service, f"reply of {length} bytes is over the {MAX_REPLY}-byte cap")
+    problem = over_the_cap(response.headers.get("Content-Length"))
+    if problem is not None:
+        raise ServiceError(service, problem)
     content = b"".join(iter_body(context, service, response, MAX_REPLY))
-    try:
-        return json.loads(content)
-    except ValueError:
-        snippet = content[:80].decode("utf-8", "replace").replace("\n", " ")
-        kind = response.headers.get("Content-Type", "no content type")
-        raise ServiceError(
-            service, f"reply is not JSON (HTTP {response.status_code}, {kind}): {snippet!r}"
-        ) from None
+    content_type = response.headers.get("Content-Type")
+    return parse_json_reply(service, response.status_code, content_type, content)
