@@ -724,3 +724,32 @@ def test_a_loops_connections_are_closed_with_it(
     assert loop not in async_client._sessions
     gc.collect()
     assert "Unclosed" not in caplog.text
+
+
+def _established_to(port: int) -> bool:
+    """Whether a TCP connection to local ``port`` is open on this host (Linux's table)."""
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as lines:
+            next(lines)
+            for line in lines:
+                local, state = line.split()[1], line.split()[3]
+                if int(local.rsplit(":", 1)[1], 16) == port and state == "01":
+                    return True
+    return False
+
+
+def test_a_pooled_connection_the_service_closed_is_not_used_again(sqlite_url: str) -> None:
+    """uvicorn closes a kept-alive connection after 1 s idle here (5 s by default): the next
+    decision connects anew, with no retry to spend on it."""
+    app = callback_app()
+    with serve(app, timeout_keep_alive=1) as (host, port), Registry(sqlite_url) as reg:
+        reg.register_server("HOOK", host, port)
+        reg.register_service("HOOK", "permission", "/allow")
+        d = dispatcher(reg, permission={"cache": False, "retries": 0})
+        assert d.permission(PERMISSION).allowed
+        wait_until(lambda: not _established_to(port), "the service closed the idle connection")
+        outcome = d.permission(PERMISSION)
+        d.close()
+    assert (outcome.allowed, outcome.failed) == (True, False), outcome.error
+    first, second = app.state.seen[-2:]
+    assert first["client_port"] != second["client_port"]

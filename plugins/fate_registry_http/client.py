@@ -87,12 +87,15 @@ def reason(exc: BaseException) -> str:
         if id(cause) in seen:
             continue
         seen.add(id(cause))
-        tls_reason = getattr(cause, "reason", None)  # aiohttp's TLS errors have none: go on
-        if isinstance(cause, ssl.SSLError) and isinstance(tls_reason, str):
-            return f"{type(exc).__name__}: TLS {tls_reason}"
-        if isinstance(cause, OSError) and isinstance(cause.errno, int) and cause.errno > 0:
-            return f"{type(exc).__name__}: {os.strerror(cause.errno)}"  # asyncio's adds the address
-        if isinstance(cause, OSError) and isinstance(cause.strerror, str):
+        if isinstance(cause, ssl.SSLError):
+            tls_reason = getattr(cause, "reason", None)
+            if isinstance(tls_reason, str):
+                return f"{type(exc).__name__}: TLS {tls_reason}"
+            # else aiohttp's wrapper: the ssl module's error is among its args
+        elif isinstance(cause, OSError) and isinstance(cause.errno, int) and cause.errno > 0:
+            # the system's text for it: asyncio's own names the address as well
+            return f"{type(exc).__name__}: {os.strerror(cause.errno)}"
+        elif isinstance(cause, OSError) and isinstance(cause.strerror, str):
             return f"{type(exc).__name__}: {cause.strerror}"
         nested = (getattr(cause, "reason", None), cause.__cause__, cause.__context__, *cause.args)
         todo.extend(e for e in nested if isinstance(e, BaseException))
