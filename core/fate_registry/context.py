@@ -24,7 +24,8 @@ class HookContext:
     ``deadline`` is a ``time.monotonic()`` instant: a plugin that does I/O must finish by then
     (the dispatcher stops waiting for it at that instant and applies the failure policy).
     ``cancelled`` is set when the dispatcher stops waiting (the deadline passed, or its caller
-    was interrupted, e.g. by Ctrl-C): a plugin doing long I/O checks it and cleans up.
+    was interrupted, e.g. by Ctrl-C): a plugin doing long I/O checks it and cleans up. A
+    coroutine plugin (``async def``) is cancelled instead: CancelledError at its ``await``.
     """
 
     capability: str
