@@ -8,6 +8,7 @@ FATE_REGISTRY_TEST_BACKENDS (comma list) narrows the set, as the tox envs do.
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,6 +28,13 @@ BACKENDS = {
     "mysql": ("FATE_REGISTRY_TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306/test"),
 }
 IN_CI = os.environ.get("CI", "").lower() == "true"
+
+# A run started in the background by a shell without job control (`tox &`, a CI runner's
+# script) inherits SIGINT ignored: Python then raises no KeyboardInterrupt, and neither do the
+# CLI processes the tests start, which inherit the disposition. The tests of Ctrl-C need it as
+# a user's terminal gives it, so it is given back here (the children then start with it too).
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _selected() -> set[str]:
