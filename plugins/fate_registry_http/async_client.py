@@ -18,6 +18,7 @@ import asyncio
 import ssl
 import weakref
 from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
@@ -44,10 +45,18 @@ from .client import (
 )
 
 _SessionKey = tuple[str, str | None, str | None]
-_sessions: weakref.WeakKeyDictionary[
-    asyncio.AbstractEventLoop, dict[_SessionKey, aiohttp.ClientSession]
-] = weakref.WeakKeyDictionary()
-_closers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncIterator[None]] = (
+
+
+@dataclass
+class _LoopSessions:
+    """One event loop's sessions, per server and TLS files, and the async generator that
+    closes them with the loop (held here: dropped, it would run at once)."""
+
+    by_key: dict[_SessionKey, aiohttp.ClientSession] = field(default_factory=dict)
+    closer: AsyncIterator[None] | None = None
+
+
+_sessions: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopSessions] = (
     weakref.WeakKeyDictionary()
 )
 
@@ -142,18 +151,17 @@ async def _session(service: ResolvedService) -> aiohttp.ClientSession:
     loop = asyncio.get_running_loop()
     sessions = _sessions.get(loop)
     if sessions is None:
-        sessions = _sessions[loop] = {}
-        closer = _close_at_shutdown(loop, sessions)
-        await anext(closer)  # now the loop's: its shutdown_asyncgens() runs the rest
-        _closers[loop] = closer  # kept alive until then (dropped, it would run at once)
+        sessions = _sessions[loop] = _LoopSessions()
+        sessions.closer = _close_at_shutdown(loop, sessions)
+        await anext(sessions.closer)  # now the loop's: its shutdown_asyncgens() runs the rest
     key = (service.server_name, service.ca_bundle, service.client_cert)
-    session = sessions.get(key)
+    session = sessions.by_key.get(key)
     if session is None:
         try:
             tls = _tls(service)
         except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
             raise ServiceError(service, f"TLS files not usable: {reason(exc)}") from None
-        session = sessions[key] = aiohttp.ClientSession(
+        session = sessions.by_key[key] = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=0, ssl=tls),
             cookie_jar=aiohttp.DummyCookieJar(),  # a service's cookies are not kept
             trust_env=False,  # a proxy from the environment must not see decisions
@@ -173,13 +181,12 @@ def _tls(service: ResolvedService) -> ssl.SSLContext | bool:
 
 
 async def _close_at_shutdown(
-    loop: asyncio.AbstractEventLoop, sessions: dict[_SessionKey, aiohttp.ClientSession]
+    loop: asyncio.AbstractEventLoop, sessions: _LoopSessions
 ) -> AsyncIterator[None]:
     """Closes ``loop``'s sessions when the loop closes its async generators."""
     try:
         yield
     finally:
         _sessions.pop(loop, None)
-        _closers.pop(loop, None)
-        for session in sessions.values():
+        for session in sessions.by_key.values():
             await session.close()
