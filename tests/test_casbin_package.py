@@ -6,18 +6,14 @@ tests run under ``tox -e casbin``.)"""
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
-import sys
-import venv
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from wheel_support import ROOT, copy_of, install_wheels, user_environ
 
-ROOT = Path(__file__).resolve().parents[1]
 CASBIN = ROOT / "contrib" / "fate-registry-casbin"
 JOB = {
     "src_party_id": "10000",
@@ -44,11 +40,7 @@ class FreshEnv:
     home: Path
 
     def run(self, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-        environ = {
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith(("FATE_REGISTRY_", "FATE_CASBIN_", "VIRTUAL_ENV", "PYTHON"))
-        }
+        environ = user_environ("FATE_CASBIN_")
         environ.update(FATE_REGISTRY_DB_URL=f"sqlite:///{self.home / 'registry.db'}", **env)
         return subprocess.run(
             [str(self.bin / args[0]), *args[1:]],
@@ -60,40 +52,13 @@ class FreshEnv:
         )
 
 
-def _copy(source: Path, destination: Path, *names: str) -> Path:
-    """A copy of ``names`` of ``source``, so that building leaves the checkout untouched."""
-    destination.mkdir()
-    ignore = shutil.ignore_patterns("__pycache__", "*.egg-info", "build", "tests")
-    for name in names:
-        if (source / name).is_dir():
-            shutil.copytree(source / name, destination / name, ignore=ignore)
-        else:
-            shutil.copy(source / name, destination / name)
-    return destination
-
-
-def _pip(python: str, *args: str) -> None:
-    done = subprocess.run(
-        [python, "-m", "pip", *args, "-q"], capture_output=True, text=True, timeout=600
-    )
-    assert done.returncode == 0, f"pip {args[0]} failed: {done.stderr}"
-
-
 @pytest.fixture(scope="module")
 def fresh_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FreshEnv]:
     home = tmp_path_factory.mktemp("casbin-wheel")
-    registry = _copy(ROOT, home / "fate-registry", "core", "plugins", "pyproject.toml", "README.md")
-    plugin = _copy(
+    plugin = copy_of(
         CASBIN, home / "fate-registry-casbin", "fate_registry_casbin", "pyproject.toml", "README.md"
     )
-    wheels = home / "wheels"
-    _pip(sys.executable, "wheel", "--no-deps", "-w", str(wheels), str(registry), str(plugin))
-    venv.create(home / "venv", with_pip=True)
-    bin_dir = home / "venv" / "bin"
-    # fate-registry's and casbin's dependencies come from the configured index
-    _pip(
-        str(bin_dir / "python"), "install", "--find-links", str(wheels), *map(str, wheels.iterdir())
-    )
+    bin_dir = install_wheels(home, plugin)
     (home / "job.json").write_text(json.dumps(JOB))
     (home / "grant.py").write_text(GRANT)
     yield FreshEnv(bin_dir, home)

@@ -6,17 +6,15 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
-import venv
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from wheel_support import ROOT, install_wheels, user_environ
 
-ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "contrib" / "fate-registry-example"
 BROKEN = ROOT / "tests" / "data" / "fate-registry-broken"
 REFERENCE = ROOT / "contrib" / "fate-reference-service"
@@ -34,11 +32,7 @@ class FreshEnv:
     home: Path
 
     def run(self, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-        environ = {
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith(("FATE_REGISTRY_", "VIRTUAL_ENV", "PYTHON"))
-        }
+        environ = user_environ()
         environ.update(env)
         db = f"sqlite:///{self.home / 'registry.db'}"
         return subprocess.run(
@@ -56,55 +50,12 @@ class FreshEnv:
         return {p["name"]: p for p in json.loads(done.stdout)["plugins"]}
 
 
-def _pip(*args: str, cwd: Path) -> None:
-    subprocess.run(
-        [sys.executable, "-m", "pip", *args], check=True, cwd=cwd, capture_output=True, timeout=300
-    )
-
-
 @pytest.fixture(scope="module")
 def fresh_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FreshEnv]:
     """Wheels of fate-registry (from this checkout), the example and the broken plugin,
     installed into a new virtual environment; dependencies from the configured index."""
     home = tmp_path_factory.mktemp("wheel")
-    source = home / "fate-registry"  # a copy, so building leaves the checkout untouched
-    source.mkdir()
-    for name in ("core", "plugins"):
-        shutil.copytree(
-            ROOT / name, source / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info")
-        )
-    for name in ("pyproject.toml", "README.md"):
-        shutil.copy(ROOT / name, source / name)
-    wheels = home / "wheels"
-    _pip(
-        "wheel",
-        "--no-deps",
-        "-q",
-        "-w",
-        str(wheels),
-        str(source),
-        str(EXAMPLE),
-        str(BROKEN),
-        str(REFERENCE),
-        cwd=home,
-    )
-    venv.create(home / "venv", with_pip=True)
-    bin_dir = home / "venv" / "bin"
-    subprocess.run(
-        [
-            str(bin_dir / "python"),
-            "-m",
-            "pip",
-            "install",
-            "-q",
-            "--find-links",
-            str(wheels),
-            *map(str, wheels.glob("*.whl")),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
+    bin_dir = install_wheels(home, EXAMPLE, BROKEN, REFERENCE)
     (home / "permission.json").write_text(json.dumps(PERMISSION))
     yield FreshEnv(bin_dir, home)
 
