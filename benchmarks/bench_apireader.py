@@ -34,6 +34,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import requests
+from bench_args import positive_int
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT / "contrib" / "fate-reference-service"
@@ -226,7 +227,7 @@ def spread(values: list[float]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--ids", default="1000000,5000000", help="comma list of id counts")
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--runs", type=positive_int, default=3)
     parser.add_argument("--fetch", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--db", help=argparse.SUPPRESS)
     parser.add_argument("--dest", type=Path, help=argparse.SUPPRESS)

@@ -22,6 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench_args import positive_int
+
 LIMITS = {"--help": 6.0, "server list": 12.0}  # issue 11's goals, as multiples of the baseline
 
 
@@ -61,8 +63,8 @@ def percentile(values: list[float], fraction: float) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=30)
-    parser.add_argument("--servers", type=int, default=100)
+    parser.add_argument("--rounds", type=positive_int, default=30)
+    parser.add_argument("--servers", type=positive_int, default=100)
     args = parser.parse_args()
 
     # No settings from the developer's shell, and a working directory without a config file.

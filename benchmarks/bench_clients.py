@@ -31,6 +31,7 @@ import httptools
 import requests
 import urllib3
 import uvloop
+from bench_args import positive_int
 from bench_dispatch import free_port, start_service
 from bench_gateway import PERMISSION
 from requests.adapters import HTTPAdapter
@@ -144,8 +145,8 @@ async def httptools_floor(port: int, calls: int) -> tuple[float, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--calls", type=int, default=2000)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--calls", type=positive_int, default=2000)
+    parser.add_argument("--rounds", type=positive_int, default=3)
     args = parser.parse_args()
     port = free_port()
     service = start_service(port)

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
+from bench_args import positive_float, positive_int
 from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
@@ -195,10 +196,10 @@ def _spread(values: list[float]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--db", default=os.environ.get("FATE_REGISTRY_TEST_POSTGRES_URL"))
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--clients", type=int, default=20)
-    parser.add_argument("--hang", type=float, default=10.0)
-    parser.add_argument("--observe", type=float, default=60.0)
+    parser.add_argument("--runs", type=positive_int, default=3)
+    parser.add_argument("--clients", type=positive_int, default=20)
+    parser.add_argument("--hang", type=positive_float, default=10.0)
+    parser.add_argument("--observe", type=positive_float, default=60.0)
     parser.add_argument(
         "--skip-old", action="store_true", help="measure the defaults only (no ratio)"
     )

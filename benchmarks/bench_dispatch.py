@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from bench_args import positive_int
 
 from fate_registry import Registry, Settings, hookimpl, nonblocking
 from fate_registry.capabilities import ClientAuthenticationRequest, Decision, PermissionRequest
@@ -271,9 +272,9 @@ def local_overhead(calls: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--calls", type=int, default=3000)
-    parser.add_argument("--concurrency", type=int, default=8)
-    parser.add_argument("--local-calls", type=int, default=20000)
+    parser.add_argument("--calls", type=positive_int, default=3000)
+    parser.add_argument("--concurrency", type=positive_int, default=8)
+    parser.add_argument("--local-calls", type=positive_int, default=20000)
     args = parser.parse_args()
     print(f"python {sys.version.split()[0]}, loopback, uvicorn callback service in a subprocess")
     http_decisions(args.calls, args.concurrency)

@@ -52,6 +52,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from bench_args import positive_float, positive_int
 from prometheus_client.parser import text_string_to_metric_families
 
 from fate_registry import Registry
@@ -400,11 +401,13 @@ def one_run(args: argparse.Namespace, tmp: Path) -> RunFigures:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--clients", type=int, default=50)
-    parser.add_argument("--seconds", type=float, default=8.0, help="/healthz timed per phase")
-    parser.add_argument("--rounds", type=int, default=6, help="rounds of (c) per variant")
-    parser.add_argument("--round-seconds", type=float, default=2.0)
+    parser.add_argument("--runs", type=positive_int, default=3)
+    parser.add_argument("--clients", type=positive_int, default=50)
+    parser.add_argument(
+        "--seconds", type=positive_float, default=8.0, help="/healthz timed per phase"
+    )
+    parser.add_argument("--rounds", type=positive_int, default=6, help="rounds of (c) per variant")
+    parser.add_argument("--round-seconds", type=positive_float, default=2.0)
     args = parser.parse_args()
     fast = [name for name in ("httptools", "uvloop") if importlib.util.find_spec(name)]
     print(

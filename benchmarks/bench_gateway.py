@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from bench_args import positive_int
 from bench_dispatch import compare, free_port, start_service
 from fastapi import FastAPI
 
@@ -182,9 +183,11 @@ def _also(text: str) -> tuple[str, str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--calls", type=int, default=1500, help="calls per path and setting")
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument(
+        "--calls", type=positive_int, default=1500, help="calls per path and setting"
+    )
+    parser.add_argument("--rounds", type=positive_int, default=5)
+    parser.add_argument("--concurrency", type=positive_int, default=8)
     add_also(
         parser,
         "also measure the gateway run by that interpreter's environment (another build, or one "

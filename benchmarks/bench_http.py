@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import requests
+from bench_args import positive_float, positive_int
 
 Call = Callable[[requests.Session, int], requests.Response]
 
@@ -146,9 +147,11 @@ def drive(name: str, call: Call, count: int, clients: int, max_seconds: float) -
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=2000, help="requests per phase")
-    parser.add_argument("--clients", type=int, default=4, help="concurrent client threads")
-    parser.add_argument("--max-seconds", type=float, default=60, help="time bound per phase")
+    parser.add_argument("--requests", type=positive_int, default=2000, help="requests per phase")
+    parser.add_argument("--clients", type=positive_int, default=4, help="concurrent client threads")
+    parser.add_argument(
+        "--max-seconds", type=positive_float, default=60, help="time bound per phase"
+    )
     parser.add_argument("--serve", choices=["noop", "registry"], help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--db", help=argparse.SUPPRESS)

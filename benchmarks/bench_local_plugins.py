@@ -25,6 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bench_args import positive_int
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
@@ -182,8 +183,8 @@ def bench_nonces(calls: int, rounds: int, tmp: Path, pg: str | None) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--calls", type=int, default=3000)
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--calls", type=positive_int, default=3000)
+    parser.add_argument("--rounds", type=positive_int, default=5)
     parser.add_argument("--pg", help="a PostgreSQL URL for the nonce store figure")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:

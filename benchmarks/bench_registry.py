@@ -17,6 +17,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from bench_args import positive_int
+
 from fate_registry import Registry, transfer
 
 
@@ -53,10 +55,12 @@ def per_op(loop: Callable[[], None], ops: int, repeats: int = 5) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", help="database URL (default: a new SQLite file)")
-    parser.add_argument("--servers", type=int, default=10_000)
-    parser.add_argument("--services", type=int, default=10, help="services per server")
-    parser.add_argument("--lookups", type=int, default=200_000)
-    parser.add_argument("--single", type=int, default=2_000, help="one-by-one registrations")
+    parser.add_argument("--servers", type=positive_int, default=10_000)
+    parser.add_argument("--services", type=positive_int, default=10, help="services per server")
+    parser.add_argument("--lookups", type=positive_int, default=200_000)
+    parser.add_argument(
+        "--single", type=positive_int, default=2_000, help="one-by-one registrations"
+    )
     args = parser.parse_args()
 
     workdir = tempfile.mkdtemp(prefix="bench-registry-")

@@ -27,6 +27,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from bench_args import positive_int
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_gateway import PERMISSION, REGISTER, add_also
 
@@ -114,7 +116,7 @@ def per_request(python: str, requests: int, path: str, env: dict[str, str]) -> f
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=300)
+    parser.add_argument("--requests", type=positive_int, default=300)
     add_also(parser, "another environment's build, measured the same way; repeatable")
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
