@@ -604,6 +604,33 @@ def test_https_without_the_ca_or_the_client_certificate_fails_closed(
         assert "connection failed" in (outcome.error or ""), outcome.error
 
 
+@pytest.mark.parametrize(
+    ("unusable", "named"), [("ca_bundle", "CA bundle"), ("client_cert", "client certificate")]
+)
+def test_a_tls_file_that_is_no_pem_is_named_not_shown(
+    sqlite_url: str,
+    tls_callback: tuple[dict[str, Path], int],
+    tmp_path: Path,
+    unusable: str,
+    named: str,
+) -> None:
+    files, port = tls_callback
+    garbage = tmp_path / "s3cret-name.pem"
+    garbage.write_text("not a certificate")
+    tls = {
+        "ca_bundle": str(files["ca"]),
+        "client_cert": str(files["client"]),
+        unusable: str(garbage),
+    }
+    with Registry(sqlite_url, cache_ttl=0) as reg:
+        reg.register_server("HOOK", "127.0.0.1", port, "https", **tls)
+        reg.register_service("HOOK", "permission", "/allow")
+        outcome = dispatcher(reg, permission={"retries": 0}).permission(PERMISSION)
+    assert (outcome.allowed, outcome.failed) == (False, True)
+    assert f"its {named} is not usable: SSLError" in (outcome.error or ""), outcome.error
+    assert "s3cret" not in (outcome.error or "")
+
+
 # -- secrets, slow and oversized replies -----------------------------------------------------
 
 

@@ -157,12 +157,8 @@ async def _session(service: ResolvedService) -> aiohttp.ClientSession:
     key = (service.server_name, service.ca_bundle, service.client_cert)
     session = sessions.by_key.get(key)
     if session is None:
-        try:
-            tls = _tls(service)
-        except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
-            raise ServiceError(service, f"TLS files not usable: {reason(exc)}") from None
         session = sessions.by_key[key] = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=0, ssl=tls),
+            connector=aiohttp.TCPConnector(limit=0, ssl=_tls(service)),
             cookie_jar=aiohttp.DummyCookieJar(),  # a service's cookies are not kept
             trust_env=False,  # a proxy from the environment must not see decisions
         )
@@ -174,9 +170,16 @@ def _tls(service: ResolvedService) -> ssl.SSLContext | bool:
     bundle requests uses), presenting its client certificate when one is registered."""
     if not service.url.startswith("https:"):
         return True  # aiohttp's default: unused for http
-    context = ssl.create_default_context(cafile=service.ca_bundle or DEFAULT_CA_BUNDLE_PATH)
+    try:
+        context = ssl.create_default_context(cafile=service.ca_bundle or DEFAULT_CA_BUNDLE_PATH)
+    except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError; the path is not told
+        raise ServiceError(service, f"its CA bundle is not usable: {reason(exc)}") from None
     if service.client_cert:
-        context.load_cert_chain(service.client_cert)
+        try:
+            context.load_cert_chain(service.client_cert)
+        except (OSError, ValueError) as exc:
+            problem = f"its client certificate is not usable: {reason(exc)}"
+            raise ServiceError(service, problem) from None
     return context
 
 
