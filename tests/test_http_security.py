@@ -14,6 +14,7 @@ from http_support import SPEC_SERVER, SPEC_SERVICE, client_for, register_spec_ex
 from fate_registry import Registry, Settings
 from fate_registry.http.errors import APIError
 from fate_registry.http.guard import check_reachable
+from fate_registry.http.security import ClientVerdict
 from fate_registry.http.serve import UnsafeBind, check_bind
 
 TOKEN = "s3cret-token-for-tests"
@@ -51,7 +52,7 @@ def test_unauthenticated_write_is_401_and_stores_nothing(protected, path, body):
     code, message = ("retcode", "retmsg") if path.startswith("/v1/") else ("code", "message")
     assert reply.json()[code] == 109
     assert reply.json()[message] == (
-        "authentication is required to write here: send 'Authorization: Bearer <token>'"
+        "authentication is required here: send 'Authorization: Bearer <token>'"
     )
     assert snapshot(registry) == before
 
@@ -63,7 +64,7 @@ def test_wrong_token_is_401_and_stores_nothing(protected):
         "/v1/server/a/register", json=SPEC_SERVER, headers={"Authorization": "Bearer nope"}
     )
     assert reply.status_code == 401
-    assert reply.json()["retmsg"] == "the bearer token is not valid for writes here"
+    assert reply.json()["retmsg"] == "the bearer token is not valid here"
     assert snapshot(registry) == before
 
 
@@ -130,12 +131,14 @@ def test_client_authenticator_seam_is_tried_after_tokens(sqlite_url):
 
     async def authenticator(request, action):
         seen.append((request.headers.get("app_key"), action, await request.body()))
-        return request.headers.get("app_key") == "good"
+        good = request.headers.get("app_key") == "good"
+        return ClientVerdict(good, "" if good else "app_key is not good")
 
     with client_for(sqlite_url) as (client, registry):
         client.app.state.client_authenticator = authenticator
         refused = client.post("/v1/server/a/register", json=SPEC_SERVER, headers={"APP_KEY": "bad"})
         assert refused.status_code == 401
+        assert refused.json()["retmsg"] == "app_key is not good"
         assert registry.servers() == []
         allowed = client.post(
             "/v1/server/a/register", json=SPEC_SERVER, headers={"APP_KEY": "good"}

@@ -143,16 +143,19 @@ def test_every_management_route_is_protected_like_writes(client: Any, path: str)
 
 # -- fate_client's flow CLI against a real serve ---------------------------------------------
 
-APP_KEY, SECRET = "flow-cli", "flow-cli-secret"
+APP_KEY, SECRET = "flow-cli", "flow-cli-secret"  # the operator's: in hmac.admin_app_keys
+USER_KEY, USER_SECRET = "fate-user", "fate-user-secret"  # a FATE user's: authenticates only
 
 
-def flow(base: str, group: str, command: str, *args: str, secret: str = SECRET) -> dict[str, Any]:
+def flow(
+    base: str, group: str, command: str, *args: str, secret: str = SECRET, app_key: str = APP_KEY
+) -> dict[str, Any]:
     """Run fate_client 1.11.3's own `flow <group> <command>` against ``base``."""
     flow_sdk_base()  # skips (or fails under CI) when fate_client is not installed
     from flow_client.flow_cli.commands import key, privilege
 
     groups = {"key": key.key, "privilege": privilege.privilege}
-    obj = {"initialized": True, "server_url": f"{base}/v1", "app_key": APP_KEY,
+    obj = {"initialized": True, "server_url": f"{base}/v1", "app_key": app_key,
            "secret_key": secret}  # fmt: skip
     result = CliRunner().invoke(groups[group], [command, *args], obj=obj, catch_exceptions=False)
     reply: dict[str, Any] = json.loads(result.output)
@@ -160,12 +163,13 @@ def flow(base: str, group: str, command: str, *args: str, secret: str = SECRET) 
 
 
 def register_as_fate_client(base: str) -> None:
-    """A registration write signed by fate_client's FlowClient is admitted; unsigned, not."""
+    """A registration write signed by fate_client's FlowClient with a FATE user's app key is
+    admitted; unsigned, not."""
 
     class FlowClient(flow_sdk_base().BaseFlowClient):  # type: ignore[misc,name-defined]
         API_BASE_URL = f"{base}/v1/"
 
-    client = FlowClient("127.0.0.1", 0, "v1", app_key=APP_KEY, secret_key=SECRET)
+    client = FlowClient("127.0.0.1", 0, "v1", app_key=USER_KEY, secret_key=USER_SECRET)
     body = {"host": "10.0.0.5", "port": 8080}
     reply = client._request("post", "server/third/register", json=body)
     assert reply.json()["retcode"] == 0, reply.text
@@ -176,7 +180,8 @@ def register_as_fate_client(base: str) -> None:
 def test_fate_clients_flow_commands_change_what_the_plugins_decide(tmp_path: Path) -> None:
     db_url = f"sqlite:///{tmp_path / 'registry.db'}"
     env = {
-        "FATE_REGISTRY_HMAC__APP_KEYS": json.dumps({APP_KEY: SECRET}),
+        "FATE_REGISTRY_HMAC__APP_KEYS": json.dumps({APP_KEY: SECRET, USER_KEY: USER_SECRET}),
+        "FATE_REGISTRY_HMAC__ADMIN_APP_KEYS": APP_KEY,
         "FATE_REGISTRY_HOOKS__API_AUTHENTICATION": "true",
         "FATE_REGISTRY_GRANTS__ENABLED": "true",
         "FATE_REGISTRY_RSA__ENABLED": "true",
@@ -202,6 +207,11 @@ def test_fate_clients_flow_commands_change_what_the_plugins_decide(tmp_path: Pat
 
         refused = flow(base, "privilege", "grant", "-c", str(grant_conf), secret="wrong")
         assert refused["retcode"] == 109  # signed with a wrong secret: not written
+        assert refused["retmsg"].startswith("SIGNATURE does not match the request")
+        for group, command, conf in (("privilege", "grant", grant_conf), ("key", "save", key_conf)):
+            user = flow(base, group, command, "-c", str(conf), app_key=USER_KEY, secret=USER_SECRET)
+            assert user["retcode"] == 108, user  # a FATE user's key: authenticated, not admin
+            assert "hmac.admin_app_keys" in user["retmsg"]
 
         assert flow(base, "privilege", "grant", "-c", str(grant_conf))["retcode"] == 0
         register_as_fate_client(base)

@@ -35,7 +35,8 @@ def test_serve_logs_one_summary_before_it_listens(tmp_path: Path) -> None:
     ) in summary
     assert "upload: chain http; timeout 30 s, budget 120 s, retries 0" in summary
     assert (
-        "protections: writes need 1 admin token or the client_authentication chain; reads open; "
+        "protections: writes need 1 admin token or the client_authentication chain; key and "
+        "grant changes need admin tokens; reads open; "
         "hook gateway needs admin tokens; allowed_hosts any; connectivity check off"
     ) in summary
     assert TOKEN not in log

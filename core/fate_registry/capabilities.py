@@ -341,10 +341,16 @@ class Decision(BaseModel):
     allowed: bool
     code: int = Field(default=SUCCESS, description="0 when allowed, a FATE Flow code otherwise")
     message: str = "success"
+    principal: str | None = Field(
+        default=None,
+        description="client_authentication: who the plugin authenticated (the hmac plugin: "
+        "the APP_KEY). The registration API admits an administrator by it "
+        "(hmac.admin_app_keys); a plugin that cannot vouch for an identity leaves it None",
+    )
 
     @classmethod
-    def allow(cls, message: str = "success") -> Decision:
-        return cls(allowed=True, code=SUCCESS, message=message)
+    def allow(cls, message: str = "success", *, principal: str | None = None) -> Decision:
+        return cls(allowed=True, code=SUCCESS, message=message, principal=principal)
 
     @classmethod
     def deny(cls, message: str, code: int = AUTHENTICATION_ERROR) -> Decision:

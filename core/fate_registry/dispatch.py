@@ -76,7 +76,8 @@ class Outcome:
     """The answer of a decision, with how it was reached.
 
     ``failed`` is true when a plugin errored or timed out and the failure policy answered;
-    ``failed_open`` when that answer was an allow. ``plugin`` is who answered (None: default).
+    ``failed_open`` when that answer was an allow. ``plugin`` is who answered (None: default);
+    ``principal`` whom it authenticated, when it said (client_authentication).
     """
 
     capability: str
@@ -91,6 +92,7 @@ class Outcome:
     error: str | None = None
     cached: bool = False
     elapsed: float = 0.0
+    principal: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -111,6 +113,7 @@ class Outcome:
             self.error,
             True,
             elapsed,
+            self.principal,
         )
 
 
@@ -415,7 +418,9 @@ class Dispatcher:
         last_signature: str | None = None
         allow_message = "success"
 
-        def outcome(allowed: bool, code: int, message: str, plugin: str | None) -> Outcome:
+        def outcome(
+            allowed: bool, code: int, message: str, plugin: str | None, principal: str | None = None
+        ) -> Outcome:
             return Outcome(
                 capability=capability,
                 decision_id=pending.decision_id,
@@ -428,6 +433,7 @@ class Dispatcher:
                 failed_open=bool(failed_open) and allowed,
                 error="; ".join(errors) or None,
                 elapsed=time.monotonic() - pending.started,
+                principal=principal if allowed else None,
             )
 
         for name, impl in self.chain(capability):
@@ -449,7 +455,7 @@ class Dispatcher:
             if isinstance(answer, Signature):
                 last_signature = answer.signature
             if not every_must_allow:
-                return outcome(True, answer.code, answer.message, name)
+                return outcome(True, answer.code, answer.message, name, answer.principal)
             allowed_by.append(name)
             allow_message = answer.message
         if allowed_by or failed_open:

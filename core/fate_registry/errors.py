@@ -56,6 +56,25 @@ class Conflict(RegistryError):
     """The write contradicts what is stored (e.g. deleting a server that still has services)."""
 
 
+class OwnKeyProtected(Conflict):
+    """This site's own public key was to be imported, or deleted alone: it changes only with
+    its private key (``keys generate``, ``keys import --private``), never by an import."""
+
+    def __init__(self, party_id: str, action: str = "import") -> None:
+        self.party_id = party_id
+        how = (
+            f"delete both with 'fate-registry keys delete --party {party_id} --kind both'"
+            if action == "delete"
+            else f"make a new pair with 'fate-registry keys generate --party {party_id} "
+            "--replace' (or 'keys import --private FILE --replace')"
+        )
+        super().__init__(
+            f"party {party_id} is this site (rsa.party_id, or it holds a private key here): its "
+            f"public key changes only with its private key, never by itself: {how}, on a host "
+            "that reaches the database"
+        )
+
+
 class UnsupportedDatabase(RegistryError, ValueError):
     """The database URL names a backend the registry does not support."""
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from .errors import InvalidRegistration, KeyNotFound, KeyStorageError
+from .errors import InvalidRegistration, KeyNotFound, KeyStorageError, OwnKeyProtected
 from .grants import party_of
 from .snapshot import Snapshot
 
@@ -29,6 +29,7 @@ __all__ = [
     "KeyInfo",
     "KeyNotFound",
     "KeyStorageError",
+    "OwnKeyProtected",
     "SiteKeys",
     "fingerprint",
     "parse_private",
@@ -130,9 +131,11 @@ class SiteKeys:
         return self.info(pid, "public")
 
     def import_public(self, party_id: Any, pem: str | bytes) -> bool:
-        """Store another site's public key; True when the party had none (FATE's "save")."""
+        """Store another site's public key; True when the party had none (FATE's "save").
+        OwnKeyProtected for this site's own party: its public key comes with its private key."""
         pid = party_of(party_id)
         key = parse_public(pem)
+        self._refuse_own(pid)
         created = self.store.save([(pid, "public", "pem", public_pem(key), fingerprint(key))])
         self._changed()
         return created
@@ -159,7 +162,11 @@ class SiteKeys:
         return self.info(pid, "private")
 
     def delete(self, party_id: Any, kind: KeyKind | Literal["both"] = "public") -> int:
+        """Delete a party's keys of ``kind``; how many went. This site's own public key goes
+        only with its private key (``both``): alone, OwnKeyProtected."""
         pid = party_of(party_id)
+        if kind == "public":
+            self._refuse_own(pid, "delete")
         kinds: tuple[str, ...] = ("public", "private") if kind == "both" else (kind,)
         count = self.store.delete(pid, kinds)
         self._changed()
@@ -199,6 +206,17 @@ class SiteKeys:
         raise KeyNotFound(party_id, "private")
 
     # -- helpers ----------------------------------------------------------------------------
+
+    def is_own(self, party_id: str) -> bool:
+        """Whether ``party_id`` is this site: ``rsa.party_id``, or a party whose private key
+        is stored here (read from the database, not the snapshot: a write decides on it)."""
+        if party_id == self.registry.settings.rsa.party_id:
+            return True
+        return bool(self.store.rows(party_id, "private"))
+
+    def _refuse_own(self, party_id: str, action: str = "import") -> None:
+        if self.is_own(party_id):
+            raise OwnKeyProtected(party_id, action)
 
     def _passphrase(self) -> bytes | None:
         secret = self.registry.settings.rsa.key_passphrase

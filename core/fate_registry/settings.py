@@ -188,6 +188,28 @@ class HmacSettings(BaseModel):
         description="where seen NONCEs are kept: the registry database (every node shares "
         "them) or this process only",
     )
+    # NoDecode: a comma list from the environment, as admin_tokens takes
+    admin_app_keys: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="APP_KEYs (of app_keys) whose signed requests may change site keys and "
+        "grants over the HTTP API, as an admin token may; any other app key authenticates its "
+        "client and nothing more",
+    )
+
+    @field_validator("admin_app_keys", mode="before")
+    @classmethod
+    def _comma_list(cls, value: Any) -> Any:
+        return _names_list(value)
+
+    @model_validator(mode="after")
+    def _admins_are_app_keys(self) -> HmacSettings:
+        for app_key in self.admin_app_keys:
+            if app_key not in self.app_keys:
+                raise ValueError(
+                    f"hmac.admin_app_keys: {app_key!r} is not one of hmac.app_keys: an "
+                    "administrator signs with an app key of its own, listed there with its secret"
+                )
+        return self
 
     @field_validator("app_keys", mode="before")
     @classmethod

@@ -134,7 +134,9 @@ def client_authentication(
             "NONCE was already used: a replayed request is refused; send a new NONCE with "
             "every request"
         )
-    return Decision.allow(f"signed with APP_KEY {printable(result.app_key)}")
+    return Decision.allow(
+        f"signed with APP_KEY {printable(result.app_key)}", principal=result.app_key
+    )
 
 
 __all__ = ["HmacAuth", "client_authentication", "verify"]

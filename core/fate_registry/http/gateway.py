@@ -29,7 +29,7 @@ from ..logsafe import printable
 from ..registry import Registry
 from ..settings import Settings
 from .errors import APIError, error_reply, problems_message, validation_problems
-from .security import Action, authorize, read_access
+from .security import Action, ClientVerdict, authorize, read_access
 
 log = logging.getLogger("fate_registry.http")
 
@@ -209,9 +209,11 @@ def admits(outcome: Outcome) -> bool:
     return outcome.allowed and not outcome.failed and outcome.plugin is not None
 
 
-async def client_authenticator(request: Request, action: Action) -> bool:
+async def client_authenticator(request: Request, action: Action) -> ClientVerdict:
     """The registration API's seam: run the client_authentication chain on ``request``. The
-    ``Authorization`` header is not forwarded: a mistyped admin token stays here."""
+    ``Authorization`` header is not forwarded: a mistyped admin token stays here. A plugin's
+    refusal is told to the client (it says what to fix, never a secret); a failure of the
+    chain is logged and the client told only that it could not be decided."""
     body = await request.body()
     try:
         parsed = json.loads(body) if body else None
@@ -227,20 +229,22 @@ async def client_authenticator(request: Request, action: Action) -> bool:
     )
     outcome = await _dispatcher(request).decide_async("client_authentication", auth_request)
     if admits(outcome):
-        return True
-    if not outcome.allowed:
-        reason = outcome.message
-    elif outcome.failed:
-        reason = f"the chain failed open, which does not admit here ({outcome.message})"
+        return ClientVerdict(True, plugin=outcome.plugin, principal=outcome.principal)
+    if outcome.failed:
+        logged = f"the chain failed ({outcome.message}), which does not admit here"
+        told = f"client authentication could not be decided (decision {outcome.decision_id})"
+    elif outcome.plugin is None:  # the capability's default answered
+        logged = f"{outcome.message}; the capability's default does not admit here"
+        told = ""
     else:
-        reason = "no plugin had an opinion; the capability's default does not admit here"
+        logged = told = outcome.message
     log.info(
         "client authentication refused %s (%s): %s",
         printable(request.url.path),
         outcome.decision_id,
-        printable(reason),
+        printable(logged),
     )
-    return False
+    return ClientVerdict(False, told)
 
 
 def install(app: FastAPI) -> None:

@@ -1,5 +1,7 @@
 """FATE Flow 1.11's key and permission management routes, so fate_client's ``flow key ...`` and
-``flow privilege ...`` work against the registry unchanged. Protected like writes.
+``flow privilege ...`` work against the registry unchanged. Changing keys and grants needs an
+administrator (an admin token, or an APP_KEY in ``hmac.admin_app_keys``: see security.py);
+querying them, an authenticated client, as writes do.
 
 Bodies are FATE's: unknown fields are ignored (fate_client adds ``local`` and ``conf_path``);
 ``component`` is a comma string, a list or ``*``; ``dataset`` one ``{namespace, name}``, a list of
@@ -145,7 +147,7 @@ class GrantsView(BaseModel):
 @router.post(
     "/key/public/save",
     response_model=V1Reply[str],
-    **access("write"),
+    **access("admin"),
     summary="Save another site's public key",
 )
 def save_public_key(request: Request, body: PublicKeyBody) -> JSONResponse:
@@ -169,7 +171,7 @@ def query_key(request: Request, body: KeyQueryBody) -> JSONResponse:
 @router.post(
     "/key/public/delete",
     response_model=V1Reply[None],
-    **access("write"),
+    **access("admin"),
     summary="Delete a site's public key",
 )
 def delete_public_key(request: Request, body: PartyBody) -> JSONResponse:
@@ -181,7 +183,7 @@ def delete_public_key(request: Request, body: PartyBody) -> JSONResponse:
 @router.post(
     "/permission/grant",
     response_model=V1Reply[None],
-    **access("write"),
+    **access("admin"),
     summary="Grant components and datasets to a party",
 )
 def grant(request: Request, body: PermissionBody) -> JSONResponse:
@@ -197,7 +199,7 @@ def grant(request: Request, body: PermissionBody) -> JSONResponse:
 @router.post(
     "/permission/delete",
     response_model=V1Reply[Revoked],
-    **access("write"),
+    **access("admin"),
     summary="Revoke components and datasets of a party ('*': all of that kind)",
 )
 def revoke(request: Request, body: PermissionBody) -> JSONResponse:

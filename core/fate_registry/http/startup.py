@@ -59,6 +59,16 @@ def protections(settings: Settings, insecure: bool) -> str:
     if tokens or settings.hooks.api_authentication:
         writers.append("the client_authentication chain")
     writes = f"need {' or '.join(writers)}" if writers else "OPEN to anyone"
+    admins = []
+    if tokens:
+        admins.append("admin tokens")
+    if writers and settings.hmac.admin_app_keys:
+        count = len(settings.hmac.admin_app_keys)
+        admins.append(f"{count} admin app key{'s' * (count > 1)}")
+    if not writers:
+        keys_and_grants = "OPEN to anyone"
+    else:
+        keys_and_grants = f"need {' or '.join(admins)}" if admins else "closed over HTTP"
     reads = "as writes" if settings.protect_reads else "open"
     gateway_protected = tokens and (
         settings.hooks.gateway_protection == "write" or settings.protect_reads
@@ -68,6 +78,7 @@ def protections(settings: Settings, insecure: bool) -> str:
     check = "on" if settings.check_connectivity else "off"
     parts = [
         f"writes {writes}",
+        f"key and grant changes {keys_and_grants}",
         f"reads {reads}",
         f"hook gateway needs {gateway}" if gateway_protected else f"hook gateway {gateway}",
         f"allowed_hosts {hosts}",
