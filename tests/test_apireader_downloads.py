@@ -1,11 +1,13 @@
 """What a feature service cannot do to a download: fill the disk (a gzip bomb, an endless
 stream, too many rows), lie about its length with or without gzip, pass off something that is
-not text features. Real services on loopback; each refusal fails the fetch at ``download``
-and leaves no file."""
+not text features, or leave a part behind when ``api-reader fetch`` is terminated. Real
+services on loopback; each refusal fails the fetch at ``download`` and leaves no file."""
 
 from __future__ import annotations
 
 import gzip
+import signal
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +15,7 @@ from typing import Any
 import pytest
 from callback_service import BOMB_BYTES, callback_app, feature_rows, gzip_bomb, serve, serve_raw
 from fastapi import FastAPI
+from reference_processes import FATE_REGISTRY, environment
 
 import fate_registry_http
 from fate_registry import Registry
@@ -226,3 +229,31 @@ def test_an_empty_body_is_refused_not_taken_for_0_rows(registry: Registry, out: 
     with pytest.raises(HookFailed, match="the download is empty: not even a header line"):
         download_raw(registry, out / "f.csv", raw_reply(b"", 0))
     assert list(out.iterdir()) == []
+
+
+# -- the command line, terminated ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("download", ["/download-endless", "/download-stalled"])
+def test_sigterm_during_a_download_exits_143_and_leaves_no_file(
+    registry: Registry, sqlite_url: str, out: Path, download: str
+) -> None:
+    """A real process and a real signal, as a service manager or ``kill`` sends it. The stalled
+    service keeps the worker in a read past the few seconds it is given to clean up."""
+    registry.register_service("THIRD", "download", download)
+    ids = out / "ids.csv"
+    ids.write_text("id\nu0\n")
+    process = subprocess.Popen(
+        [str(FATE_REGISTRY), "--db", sqlite_url, "api-reader", "fetch", "--server", "THIRD",
+         "--ids", str(ids), "--out", str(out / "f.csv")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment(),
+    )  # fmt: skip
+    assert process.stderr is not None
+    for line in process.stderr:  # wait until the download is under way
+        if line.startswith("download: "):
+            break
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 143, stderr
+    assert "error: terminated: nothing written to" in stderr
+    assert sorted(p.name for p in out.iterdir()) == ["ids.csv"]

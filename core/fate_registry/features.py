@@ -4,9 +4,11 @@ when complete; every ``download`` plugin writes through one, so the limits hold 
 
 from __future__ import annotations
 
+import atexit
 import codecs
 import os
 import tempfile
+import threading
 from pathlib import Path
 from types import TracebackType
 
@@ -45,6 +47,7 @@ class FeatureFile:
         fd, self.temporary = tempfile.mkstemp(
             dir=destination.parent, prefix=f".{destination.name}."
         )
+        _PARTS.add(self.temporary)
         self._out = os.fdopen(fd, "wb")
 
     def __enter__(self) -> FeatureFile:
@@ -99,6 +102,7 @@ class FeatureFile:
         destination = self.request.destination
         os.replace(self.temporary, destination)
         self._kept = True
+        _PARTS.discard(self.temporary)
         if self.context.cancelled.is_set():  # cancelled as it was renamed: the caller has gone
             destination.unlink(missing_ok=True)
             raise DownloadFailed("download cancelled")
@@ -109,6 +113,7 @@ class FeatureFile:
         self._out.close()
         if not self._kept:
             Path(self.temporary).unlink(missing_ok=True)
+            _PARTS.discard(self.temporary)
 
     def _check_time(self) -> None:
         if self.context.cancelled.is_set():
@@ -143,3 +148,30 @@ class FeatureFile:
             f"the download is not text features (UTF-8 CSV): {problem}; a binary file "
             "(a zip, gzip or other archive) is refused"
         )
+
+
+class _Parts:
+    """The temporary files this process is writing, removed when it exits: a worker stuck in
+    a read when its caller gave up (Ctrl-C, SIGTERM) cannot remove its own in time."""
+
+    def __init__(self) -> None:
+        self._paths: set[str] = set()
+        self._lock = threading.Lock()
+
+    def add(self, path: str) -> None:
+        with self._lock:
+            self._paths.add(path)
+
+    def discard(self, path: str) -> None:
+        with self._lock:
+            self._paths.discard(path)
+
+    def remove_all(self) -> None:
+        with self._lock:
+            paths, self._paths = self._paths, set()
+        for path in paths:
+            Path(path).unlink(missing_ok=True)
+
+
+_PARTS = _Parts()
+atexit.register(_PARTS.remove_all)
