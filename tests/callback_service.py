@@ -58,6 +58,7 @@ NOT_TEXT = {  # /download-body/<kind>: bodies that are not text features
     "zip": zipped_features,
     "nul": lambda: b"id,x0\n1,0.5\n2,\x00\x00\n",
     "latin1": lambda: "id,city\n1,Bogot\u00e1\n".encode("latin-1"),  # not UTF-8
+    "cut": lambda: "id,city\n1,S\u00e3".encode()[:-1],  # ends inside a character
 }
 
 

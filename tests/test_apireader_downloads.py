@@ -205,6 +205,7 @@ def test_a_content_length_beside_chunked_transfer_encoding_is_refused(
         ("zip", "a NUL byte at offset 5"),  # in the version field of its first header
         ("nul", "a NUL byte at offset 14"),
         ("latin1", "invalid UTF-8 at offset 15"),
+        ("cut", "a UTF-8 character cut short at offset 11"),
     ],
 )
 def test_a_body_that_is_not_text_features_is_refused(

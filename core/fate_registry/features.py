@@ -93,7 +93,7 @@ class FeatureFile:
         held = len(self._utf8.getstate()[0])
         if held:
             offset = self.bytes - held
-            raise self._not_text(f"a UTF-8 character cut short at offset {offset:,}")
+            raise self._not_text(f"a UTF-8 character cut short at offset {offset:,}, the end")
         if self.bytes == 0:
             raise DownloadFailed("the download is empty: not even a header line")
         if self.rows > self.max_rows:  # its last line, without a newline, was one too many
@@ -126,7 +126,8 @@ class FeatureFile:
         between two chunks is completed by the next (the decoder keeps its first bytes)."""
         nul = chunk.find(b"\0")
         if nul >= 0:
-            raise self._not_text(f"a NUL byte at offset {self.bytes + nul:,}")
+            offset = self.bytes + nul
+            raise self._not_text(f"a NUL byte at offset {offset:,}, as in a binary file (a zip)")
         held = len(self._utf8.getstate()[0])  # bytes of a character begun in the last chunk
         if chunk.isascii() and not held:
             return  # the common case, checked at C speed without decoding
@@ -134,7 +135,8 @@ class FeatureFile:
             self._utf8.decode(chunk)
         except UnicodeDecodeError as exc:
             offset = self.bytes - held + exc.start
-            raise self._not_text(f"invalid UTF-8 at offset {offset:,}") from None
+            problem = f"invalid UTF-8 at offset {offset:,}: a binary file, or another encoding"
+            raise self._not_text(problem) from None
 
     def _over(self, setting: str, limit: str) -> DownloadFailed:
         return DownloadFailed(
@@ -144,10 +146,7 @@ class FeatureFile:
 
     @staticmethod
     def _not_text(problem: str) -> DownloadFailed:
-        return DownloadFailed(
-            f"the download is not text features (UTF-8 CSV): {problem}; a binary file "
-            "(a zip, gzip or other archive) is refused"
-        )
+        return DownloadFailed(f"the download is not text features (UTF-8 CSV): {problem}")
 
 
 class _Parts:
