@@ -10,7 +10,7 @@ its Content-Length, members of 64 MiB of 1 KiB rows, 20 GiB decoded from about 4
 ``/download/endless`` sends rows like the reference service's (an 11-digit id and 3
 features, 31 bytes) for ever, chunked, without a length; ``/download/normal`` sends ``--rows``
 of them with a Content-Length. The fetches run in this process, one at a time, into a
-temporary directory (``--dir``): the bomb writes up to ``hooks.download.max_bytes`` (16 GiB)
+temporary directory (``--dir``): the bomb writes up to ``hooks.download.max_bytes`` (4 GiB)
 there before it is refused and removed. The baseline is the http plugin's ``download`` of
 ``--baseline`` (default: the last commit before the limits), loaded from git and run in place
 of ours; rounds alternate which goes first. Throughput is the feature file's bytes over the

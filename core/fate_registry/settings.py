@@ -102,12 +102,12 @@ class DownloadSettings(CapabilitySettings):
     # endless stream) before it fills the disk. For scale: docs/performance.md's run of
     # 5,000,000 ids downloads 153 MB, 31 bytes per id (an 11-digit id and 3 features).
     max_bytes: int = Field(
-        default=16 << 30,
+        default=4 << 30,
         ge=1,
         description="bytes of features a download may write, counted decoded (after gzip): "
-        "16 GiB by default, about 110 times the 5,000,000-id run's 153 MB (3.4 KB a row for "
-        "5,000,000 ids, some 300 features) and more than a 1 Gbit/s link carries in the "
-        "longest download budget (120 s); past it the download fails and nothing is kept",
+        "4 GiB by default, 28 times the 5,000,000-id run's 153 MB (860 bytes a row for "
+        "5,000,000 ids, some 80 features); past it the download fails and nothing is kept. "
+        "Raise it for wider or longer feature sets: the refusal names this setting",
     )
     max_rows: int = Field(
         default=100_000_000,

@@ -7,15 +7,11 @@ from __future__ import annotations
 import email.utils
 import hashlib
 import json
-import os
-import socket
 import time
 from collections.abc import Iterator
-from urllib.parse import urlsplit
 
 import requests
 from requests_toolbelt import MultipartEncoder
-from urllib3.util.wait import wait_for_read
 
 from fate_registry.capabilities import (
     DownloadAnswer,
@@ -36,7 +32,6 @@ from fate_registry.models import ResolvedService
 from .client import ServiceError, iter_body, json_reply, send
 
 CHUNK = 1 << 20  # bytes handed to the socket at once
-PEEK = socket.MSG_PEEK | getattr(socket, "MSG_DONTWAIT", 0)  # a look that takes nothing
 
 
 def sign(job_id: str) -> str:
@@ -165,15 +160,15 @@ def download(
     limits, renamed into place when complete); the bytes on the wire must be as many as the
     service's ``Content-Length`` says, whatever its ``Content-Encoding``."""
     body = json.dumps({"jobId": request.job_id, "sign": sign(request.job_id)})
-    # Connection: close: no other call takes this connection from the pool and has its reply
-    # taken for bytes past this body (a download is one long transfer: reusing saves nothing).
+    # Connection: close: whatever a service sends past its Content-Length goes with the
+    # connection, never read by a later call as its reply (a download is one long transfer:
+    # reusing the connection saves nothing).
     headers = {"Connection": "close"}
     response = send(context, service, params={"requestBody": body}, headers=headers)
     with response:
         if not 200 <= response.status_code < 300 or _is_json(response):
             raise ServiceError(service, _refusal(context, service, response))
         expected = _content_length(service, response)
-        watch = _watch(service, response) if expected is not None else None
         try:
             with FeatureFile(context, request) as features:
                 try:
@@ -186,27 +181,18 @@ def download(
                     raise ServiceError(
                         service, f"download cut after {wire} of {expected} bytes ({exc})"
                     ) from None
-                if watch is not None and _more_on_the_wire(watch):
-                    raise ServiceError(
-                        service,
-                        f"download longer than its Content-Length ({expected} bytes): more "
-                        "bytes followed it",
-                    )
                 return features.commit()
         except DownloadFailed as exc:
             raise ServiceError(service, str(exc)) from None
-        finally:
-            if watch is not None:
-                watch.close()
 
 
 def _content_length(service: ResolvedService, response: requests.Response) -> int | None:
     """The body's length on the wire, as its ``Content-Length`` says (None without one).
 
     urllib3 counts the bytes received against it before they are decoded, and raises when the
-    connection ends short of it; it never reads past it, so bytes beyond are looked for apart
-    (:func:`_more_on_the_wire`). A header it cannot use as a length is refused here, where
-    urllib3 would read to the end of the connection instead."""
+    connection ends short of it; it never reads past it: what follows is not this reply, and
+    goes with the connection (``Connection: close``). A header it cannot use as a length is
+    refused here, where urllib3 would read to the end of the connection instead."""
     header = response.headers.get("Content-Length")
     if header is None:
         return None
@@ -218,26 +204,6 @@ def _content_length(service: ResolvedService, response: requests.Response) -> in
     else:
         problem = f"download's Content-Length {header!r} is not a number of bytes"
     raise ServiceError(service, problem)
-
-
-def _watch(service: ResolvedService, response: requests.Response) -> socket.socket | None:
-    """A second handle on the download's connection, to look past the body once it is read
-    (http.client closes its own there when the service closes the connection). None over TLS,
-    where bytes past the body cannot be told from the protocol's own records."""
-    if urlsplit(service.url).scheme != "http":
-        return None
-    try:
-        return socket.socket(fileno=os.dup(response.raw.fileno()))
-    except (OSError, ValueError):  # no socket (closed already), or a platform without dup
-        return None
-
-
-def _more_on_the_wire(watch: socket.socket) -> bool:
-    """Whether bytes past the body have arrived already: a peek, without waiting."""
-    try:
-        return wait_for_read(watch, timeout=0) and bool(watch.recv(1, PEEK))
-    except OSError:
-        return False
 
 
 def _is_json(response: requests.Response) -> bool:
