@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import functools
+import gzip
+import io
 import socket
 import threading
 import time
+import zipfile
+import zlib
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,6 +27,39 @@ SLEEP_SECONDS = 10.0  # /sleep answers after this
 TRICKLE_REPLY = b'{"code": 0, "msg": "' + b"x" * 40 + b'"}'
 TRICKLE_PAUSE = 0.3
 TRICKLE_SECONDS = len(TRICKLE_REPLY) * TRICKLE_PAUSE  # /trickle sends its last byte after this
+BOMB_BYTES = 16 << 20  # what /download-gzip-bomb decodes to (about 34 KiB on the wire)
+WIDE_ROW = b"1," + b"0" * 1022 + b"\n"  # a row of 1 KiB: the bomb passes a byte limit first
+
+
+def feature_rows(count: int = 1000) -> bytes:
+    """/download's features: a header and ``count`` rows."""
+    return b"id,x0,x1\n" + b"".join(f"{i},{i * 0.5},{i % 7}\n".encode() for i in range(count))
+
+
+@functools.cache
+def gzip_bomb() -> bytes:
+    """A real gzip body of BOMB_BYTES of text features, about 1/500 of that in size."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)  # wbits 31: the gzip format
+    block = WIDE_ROW * 1024
+    parts = [packer.compress(b"id,x0\n")]
+    parts += [packer.compress(block) for _ in range(BOMB_BYTES // len(block))]
+    return b"".join([*parts, packer.flush()])
+
+
+def zipped_features() -> bytes:
+    """A zip archive holding a feature file: binary, whatever it holds."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("features.csv", feature_rows(100))
+    return buffer.getvalue()
+
+
+NOT_TEXT = {  # /download-body/<kind>: bodies that are not text features
+    "zip": zipped_features,
+    "nul": lambda: b"id,x0\n1,0.5\n2,\x00\x00\n",
+    "latin1": lambda: "id,city\n1,Bogot\u00e1\n".encode("latin-1"),  # not UTF-8
+    "cut": lambda: "id,city\n1,S\u00e3".encode()[:-1],  # ends inside a character
+}
 
 
 def callback_app() -> FastAPI:
@@ -201,6 +239,62 @@ def callback_app() -> FastAPI:
 
         return StreamingResponse(rows(), media_type="text/csv")
 
+    @app.post("/download-gzip")
+    async def download_gzip(request: Request) -> Response:
+        """/download's features gzip-encoded, with the Content-Length of the encoded body."""
+        await record(request)
+        headers = {"content-encoding": "gzip"}
+        return Response(gzip.compress(feature_rows()), media_type="text/csv", headers=headers)
+
+    @app.post("/download-gzip-bomb")
+    async def download_gzip_bomb(request: Request) -> Response:
+        await record(request)
+        headers = {"content-encoding": "gzip"}
+        return Response(gzip_bomb(), media_type="text/csv", headers=headers)
+
+    @app.post("/download-flood")
+    async def download_flood(request: Request) -> Response:
+        """A header, then 64 KiB of rows at a time for ever, as fast as they are taken."""
+        await record(request)
+
+        async def rows() -> Any:
+            yield b"id,x0\n"
+            block = WIDE_ROW * 64
+            while True:
+                yield block
+                await asyncio.sleep(0)  # let the server see the client go, and serve others
+
+        return StreamingResponse(rows(), media_type="text/csv")
+
+    @app.post("/download-stalled")
+    async def download_stalled(request: Request) -> Response:
+        """A header, then nothing for longer than any test waits."""
+        await record(request)
+
+        async def rows() -> Any:
+            yield b"id,x0\n"
+            await asyncio.sleep(3600)
+
+        return StreamingResponse(rows(), media_type="text/csv")
+
+    @app.post("/download-split-utf8")
+    async def download_split_utf8(request: Request) -> Response:
+        """Text features whose two-byte characters arrive split across reads."""
+        await record(request)
+
+        async def pieces() -> Any:
+            text = "id,city\n1,S\u00e3o Paulo\n2,Bogot\u00e1\n".encode()
+            for cut in (text[: text.index(b"\xc3") + 1], text[text.index(b"\xc3") + 1 :]):
+                yield cut
+                await asyncio.sleep(0.05)
+
+        return StreamingResponse(pieces(), media_type="text/csv")
+
+    @app.post("/download-body/{kind}")
+    async def download_body(kind: str, request: Request) -> Response:
+        await record(request)
+        return Response(NOT_TEXT[kind](), media_type="application/octet-stream")
+
     @app.post("/upload-numeric/{where}")
     async def upload_numeric(where: str, request: Request) -> dict[str, Any]:
         """The job id as a number, under ``data`` or at the top level."""
@@ -266,6 +360,38 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+@contextmanager
+def serve_raw(reply: bytes) -> Iterator[tuple[str, int]]:
+    """A loopback server that answers every request with the bytes of ``reply`` as they are
+    (status line, headers and body; uvicorn would refuse to send a body that does not match its
+    Content-Length), in one write, then closes the connection."""
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def answer(connection: socket.socket) -> None:
+        with connection:
+            request = b""
+            while b"\r\n\r\n" not in request:
+                data = connection.recv(65536)
+                if not data:
+                    return
+                request += data
+            connection.sendall(reply)
+
+    def accept() -> None:
+        while True:
+            try:
+                connection, _ = listener.accept()
+            except OSError:  # closed: the block has ended
+                return
+            threading.Thread(target=answer, args=(connection,), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    try:
+        yield "127.0.0.1", int(listener.getsockname()[1])
+    finally:
+        listener.close()
 
 
 @contextmanager

@@ -16,6 +16,7 @@ from fate_registry.apireader import ApiReader, FetchFailed, Progress
 from fate_registry.dispatch import Dispatcher
 from fate_registry.metrics import HookMetrics
 from fate_registry.plugins import build_plugin_manager
+from fate_registry.settings import HooksSettings
 
 
 @pytest.fixture
@@ -93,3 +94,26 @@ def test_a_failed_download_leaves_no_file_behind(
         )
     assert failed.value.step == "download"
     assert list(out.iterdir()) == []  # neither the destination nor a temporary file
+
+
+@pytest.mark.parametrize(
+    ("limits", "refusal"),
+    [
+        ({"max_rows": 2}, r"hooks\.download\.max_rows = 2 rows"),
+        ({"max_bytes": 30}, r"hooks\.download\.max_bytes = 30 bytes"),
+    ],
+)
+def test_the_download_limits_hold_for_a_local_table_too(
+    sqlite_url: str, csv_table: Path, tmp_path: Path, limits: dict[str, int], refusal: str
+) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    plugins = build_plugin_manager(load=set(), entry_points=[])
+    plugins.register(fate_registry_localfeatures, "localfeatures")
+    settings = HooksSettings(download=limits)
+    with Registry(sqlite_url, cache_ttl=0) as registry:
+        hooks = Dispatcher(registry, settings=settings, plugins=plugins, metrics=HookMetrics())
+        with pytest.raises(FetchFailed, match=refusal) as failed:
+            ApiReader(hooks, "LOCAL").fetch(["1", "2", "3"], out / "f.csv")
+    assert failed.value.step == "download"
+    assert list(out.iterdir()) == []

@@ -237,6 +237,8 @@ def model_settings(model: BaseModel, prefix: str = "") -> set[str]:
         value = getattr(model, field)
         if isinstance(value, CapabilitySettings):
             names |= {f"{prefix}{CAP}.{name}" for name in CapabilitySettings.model_fields}
+            own = set(type(value).model_fields) - set(CapabilitySettings.model_fields)
+            names |= {f"{prefix}{field}.{name}" for name in own}  # hooks.download.max_bytes
         elif isinstance(value, BaseModel):
             names |= model_settings(value, f"{prefix}{field}.")
         else:

@@ -94,6 +94,30 @@ class CapabilitySettings(BaseModel):
         return self.budget if self.budget is not None else self.timeout
 
 
+class DownloadSettings(CapabilitySettings):
+    """The ``download`` capability's policy, and how much a download may write. Env:
+    FATE_REGISTRY_HOOKS__DOWNLOAD__<FIELD>."""
+
+    # The limits stop what a service sends beyond any real feature file (a gzip bomb, an
+    # endless stream) before it fills the disk. For scale: docs/performance.md's run of
+    # 5,000,000 ids downloads 153 MB, 31 bytes per id (an 11-digit id and 3 features).
+    max_bytes: int = Field(
+        default=4 << 30,
+        ge=1,
+        description="bytes of features a download may write, counted decoded (after gzip): "
+        "4 GiB by default, 28 times the 5,000,000-id run's 153 MB (860 bytes a row for "
+        "5,000,000 ids, some 80 features); past it the download fails and nothing is kept. "
+        "Raise it for wider or longer feature sets: the refusal names this setting",
+    )
+    max_rows: int = Field(
+        default=100_000_000,
+        ge=1,
+        description="rows of features (lines after the header) a download may write: "
+        "100,000,000 by default, 20 times the 5,000,000-id run (a service answers a row per "
+        "id it knows); past it the download fails and nothing is kept",
+    )
+
+
 # Defaults that differ per capability; merged under whatever the user sets.
 CAPABILITY_DEFAULTS: dict[str, dict[str, Any]] = {
     "client_authentication": {"cache": False},
@@ -146,7 +170,7 @@ class HooksSettings(BaseModel):
     permission: CapabilitySettings = _defaults("permission")
     upload: CapabilitySettings = _defaults("upload")
     query: CapabilitySettings = _defaults("query")
-    download: CapabilitySettings = _defaults("download")
+    download: DownloadSettings = DownloadSettings(**CAPABILITY_DEFAULTS["download"])
 
     @model_validator(mode="before")
     @classmethod

@@ -1,13 +1,12 @@
 """ApiReader over HTTP, as FATE Flow 1.11's ApiReader calls it: a streamed multipart upload,
-the status query, and a streamed download renamed into place only when complete."""
+the status query, and a streamed download checked as it arrives and renamed into place only
+when complete."""
 
 from __future__ import annotations
 
 import email.utils
 import hashlib
 import json
-import os
-import tempfile
 import time
 from collections.abc import Iterator
 
@@ -26,6 +25,7 @@ from fate_registry.capabilities import (
     status_from_reply,
 )
 from fate_registry.context import HookContext
+from fate_registry.features import DownloadFailed, FeatureFile
 from fate_registry.ids import Ids
 from fate_registry.models import ResolvedService
 
@@ -156,53 +156,54 @@ def retry_after(response: requests.Response) -> float | None:
 def download(
     context: HookContext, service: ResolvedService, request: DownloadRequest
 ) -> DownloadAnswer:
-    """Stream the features into a temporary file beside the destination, check it against
-    ``Content-Length`` when the service gave one, then rename it into place."""
+    """Stream the features, decoded, into a FeatureFile (UTF-8 text, ``hooks.download``'s
+    limits, renamed into place when complete); the bytes on the wire must be as many as the
+    service's ``Content-Length`` says, whatever its ``Content-Encoding``."""
     body = json.dumps({"jobId": request.job_id, "sign": sign(request.job_id)})
-    response = send(context, service, params={"requestBody": body})
-    destination = request.destination
+    # Connection: close: whatever a service sends past its Content-Length goes with the
+    # connection, never read by a later call as its reply (a download is one long transfer:
+    # reusing the connection saves nothing).
+    headers = {"Connection": "close"}
+    response = send(context, service, params={"requestBody": body}, headers=headers)
     with response:
         if not 200 <= response.status_code < 300 or _is_json(response):
             raise ServiceError(service, _refusal(context, service, response))
-        length = response.headers.get("Content-Length", "")
-        expected = int(length) if length.isdigit() else None
-        fd, temporary = tempfile.mkstemp(dir=destination.parent, prefix=f".{destination.name}.")
-        size = lines = 0
-        last = b"\n"
+        expected = _content_length(service, response)
         try:
-            with os.fdopen(fd, "wb") as out:
+            with FeatureFile(context, request) as features:
                 try:
                     for chunk in iter_body(context, service, response, chunk_size=CHUNK):
-                        if context.cancelled.is_set():
-                            raise ServiceError(service, "download cancelled")
-                        out.write(chunk)
-                        size += len(chunk)
-                        lines += chunk.count(b"\n")
-                        last = chunk[-1:]
-                        if request.progress is not None:
-                            request.progress(size, max(lines - 1, 0))
+                        features.write(chunk)
                 except ServiceError as exc:
-                    if expected is None or size >= expected:
+                    if expected is None:
                         raise
+                    wire = response.raw.tell()  # bytes received, before decoding
                     raise ServiceError(
-                        service, f"download cut after {size} of {expected} bytes ({exc})"
+                        service, f"download cut after {wire} of {expected} bytes ({exc})"
                     ) from None
-            if expected is not None and size != expected:
-                raise ServiceError(
-                    service, f"download has {size} bytes, its Content-Length said {expected}"
-                )
-            if context.cancelled.is_set():
-                raise ServiceError(service, "download cancelled")
-            os.replace(temporary, destination)
-        except BaseException:
-            os.unlink(temporary)
-            raise
-        if context.cancelled.is_set():  # cancelled as it was renamed: the caller has gone
-            destination.unlink(missing_ok=True)
-            raise ServiceError(service, "download cancelled")
-    if size and last != b"\n":
-        lines += 1  # the last line has no newline
-    return DownloadAnswer(path=destination, rows=max(lines - 1, 0), bytes=size)
+                return features.commit()
+        except DownloadFailed as exc:
+            raise ServiceError(service, str(exc)) from None
+
+
+def _content_length(service: ResolvedService, response: requests.Response) -> int | None:
+    """The body's length on the wire, as its ``Content-Length`` says (None without one).
+
+    urllib3 counts the bytes received against it before they are decoded, and raises when the
+    connection ends short of it; it never reads past it: what follows is not this reply, and
+    goes with the connection (``Connection: close``). A header it cannot use as a length is
+    refused here, where urllib3 would read to the end of the connection instead."""
+    header = response.headers.get("Content-Length")
+    if header is None:
+        return None
+    length: int | None = response.raw.length_remaining
+    if length is not None:
+        return length
+    if response.raw.chunked:
+        problem = "download has both a Content-Length and Transfer-Encoding: chunked"
+    else:
+        problem = f"download's Content-Length {header!r} is not a number of bytes"
+    raise ServiceError(service, problem)
 
 
 def _is_json(response: requests.Response) -> bool:

@@ -12,6 +12,8 @@ not the registry's, so it uses ``sqlite3`` directly rather than the registry's s
 from __future__ import annotations
 
 import csv
+import io
+import itertools
 import os
 import sqlite3
 import tempfile
@@ -31,6 +33,7 @@ from fate_registry.capabilities import (
     UploadRequest,
 )
 from fate_registry.context import HookContext
+from fate_registry.features import FeatureFile
 
 BATCH = 10_000  # ids or rows per statement
 
@@ -196,29 +199,19 @@ def _rows(table: Table, job: Path) -> Iterator[tuple[str, ...]]:
 
 @hookimpl
 def download(context: HookContext, request: DownloadRequest) -> DownloadAnswer | None:
-    """Write the job's features beside the destination, then rename the file into place."""
+    """Write the job's features into a FeatureFile (``hooks.download``'s limits, renamed into
+    place when complete), a batch of rows at a time."""
     if not LOCAL.serves(context):
         return None
     job = LOCAL.job_path(request.job_id)
     if not job.is_file():
         raise FeatureTableError(f"no such job {request.job_id!r}")
-    destination = request.destination
-    fd, temporary = tempfile.mkstemp(dir=destination.parent, prefix=f".{destination.name}.")
-    rows = -1  # the header is not a row
-    try:
-        with os.fdopen(fd, "w", newline="", encoding="utf-8") as out:
-            writer = csv.writer(out, lineterminator="\n")
-            for row in _rows(LOCAL.table(), job):
-                writer.writerow(row)
-                rows += 1
-                if rows % BATCH == 0:
-                    _check(context)
-                    if request.progress is not None:
-                        request.progress(out.tell(), rows)
-        _check(context)
-        os.replace(temporary, destination)
-    except BaseException:
-        os.unlink(temporary)
-        raise
+    rows = _rows(LOCAL.table(), job)
+    with FeatureFile(context, request) as features:
+        while batch := list(itertools.islice(rows, BATCH)):
+            text = io.StringIO()
+            csv.writer(text, lineterminator="\n").writerows(batch)
+            features.write(text.getvalue().encode())
+        answer = features.commit()
     job.unlink(missing_ok=True)
-    return DownloadAnswer(path=destination, rows=rows, bytes=destination.stat().st_size)
+    return answer

@@ -3,10 +3,14 @@ services, with progress (rich on a terminal, plain lines otherwise)."""
 
 from __future__ import annotations
 
+import signal
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -18,11 +22,32 @@ if TYPE_CHECKING:
     from ..apireader import Progress
 
 EXIT_CANCELLED = 130  # as a shell reports a process ended by Ctrl-C
+EXIT_TERMINATED = 143  # as a shell reports a process ended by SIGTERM
 
 api_reader_app = typer.Typer(
     help="Fetch features from ApiReader services.",
     no_args_is_help=True,
 )
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised in the main thread as Ctrl-C raises KeyboardInterrupt: the fetch stops
+    as for Ctrl-C, and its download removes its temporary file."""
+
+
+@contextmanager
+def sigterm_stops_the_fetch() -> Iterator[None]:
+    """Within the block, SIGTERM raises Terminated: by default it would end the process at
+    once, leaving a download's temporary file behind."""
+
+    def terminate(signum: int, frame: FrameType | None) -> None:
+        raise Terminated
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def parameters(values: list[str]) -> dict[str, str]:
@@ -152,7 +177,7 @@ def fetch(
     """Fetch the features of a file of ids.
 
     Uploads the ids, waits for the feature job, downloads its features to --out. --out is
-    written only when complete: after a failure or Ctrl-C it is as it was.
+    written only when complete: after a failure, Ctrl-C or SIGTERM it is as it was.
     """
     from ..apireader import FetchFailed, InvalidFetch
     from ..ids import InvalidIds
@@ -161,15 +186,18 @@ def fetch(
     reader = open_local_registry(ctx).api_reader(server)
     view: PlainProgress | RichProgress = RichProgress() if sys.stderr.isatty() else PlainProgress()
     try:
-        result = reader.fetch(
-            ids, out, parameters=filters, id_column=id_column, timeout=timeout, progress=view
-        )
+        with sigterm_stops_the_fetch():
+            result = reader.fetch(
+                ids, out, parameters=filters, id_column=id_column, timeout=timeout, progress=view
+            )
     except (InvalidIds, InvalidFetch) as exc:
         raise CliError(str(exc), EXIT_INVALID) from None
     except FetchFailed as exc:
         raise CliError(str(exc), EXIT_FAILED) from None  # it names its step
     except KeyboardInterrupt:
         raise CliError(f"cancelled: nothing written to {out}", EXIT_CANCELLED) from None
+    except Terminated:
+        raise CliError(f"terminated: nothing written to {out}", EXIT_TERMINATED) from None
     finally:
         view.close()
     if as_json:
