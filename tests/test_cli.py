@@ -234,6 +234,12 @@ def test_service_delete(run: Any, third: None) -> None:
             " them)",
         ),
         (
+            ["service", "register", "third", "upload", "--uri", "/u", "--headers", '{"Host": "x"}'],
+            EXIT_INVALID,
+            "error: headers: header 'Host' cannot be stored: HTTP sets it for each message or"
+            " connection",
+        ),
+        (
             ["service", "register", "third", "upload", "--uri", "u"],
             EXIT_INVALID,
             "error: uri: must be a path starting with '/', without scheme or host",
