@@ -305,6 +305,21 @@ def test_a_missing_config_file_is_one_line(run: Any) -> None:
     assert line == "error: config file 'nope.toml' does not exist"
 
 
+def test_a_config_directory_is_one_line_saying_so(run: Any, tmp_path: Path) -> None:
+    line = error_line(run("--config", str(tmp_path), "config", "show"), EXIT_INVALID)
+
+    assert line == f"error: config file '{tmp_path}' is a directory, not a file"
+
+
+def test_a_variable_that_is_not_json_is_one_line_naming_it(run: Any) -> None:
+    result = run("server", "list", env={"FATE_REGISTRY_HOOKS__PERMISSION": '{"chain": [}'})
+
+    assert error_line(result, EXIT_INVALID) == (
+        "error: FATE_REGISTRY_HOOKS__PERMISSION: not valid JSON: Expecting value: line 1 "
+        "column 12 (char 11)"
+    )
+
+
 def test_a_config_file_that_is_not_toml_is_one_line(tmp_path: Path) -> None:
     config = tmp_path / "registry.toml"
     config.write_text("port = [\n")
