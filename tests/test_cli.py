@@ -344,6 +344,32 @@ def test_invalid_settings_name_the_setting(tmp_path: Path) -> None:
     assert "colour: is not a known setting" in line
 
 
+def test_a_fetch_from_a_server_not_registered_says_so(run: Any, tmp_path: Path) -> None:
+    ids = tmp_path / "ids.csv"
+    ids.write_text("id\n1\n")
+    out = tmp_path / "features.csv"
+
+    result = run("api-reader", "fetch", "--server", "nope", "--ids", str(ids), "--out", str(out))
+
+    assert error_line(result, EXIT_NOT_FOUND).startswith(
+        "error: server 'NOPE' is not registered: no plugin answered upload (chain: "
+    )
+    assert not out.exists()
+
+
+def test_a_fetch_from_a_server_without_apireader_services_names_the_step(
+    run: Any, tmp_path: Path
+) -> None:
+    ok(run("server", "register", "quiet", "--host", "127.0.0.1", "--port", "9"))
+    ids = tmp_path / "ids.csv"
+    ids.write_text("id\n1\n")
+
+    result = run("api-reader", "fetch", "--server", "quiet", "--ids", str(ids), "--out", "f.csv")
+
+    line = error_line(result, EXIT_FAILED)
+    assert line.startswith("error: no plugin answered upload (chain: "), line
+
+
 # -- import and export ---------------------------------------------------------------------------
 
 
