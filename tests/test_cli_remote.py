@@ -305,6 +305,47 @@ def test_a_protected_server_needs_the_token(protected: Served) -> None:
         assert TOKEN not in result.output and "wrong-token" not in result.output
 
 
+def test_call_on_a_protected_server_needs_the_token(protected: Served) -> None:
+    request = json.dumps({"src_role": "guest", "src_party_id": "9999"})
+    args = ["call", "permission", "--json-file", "-"]
+
+    without = invoke("--url", protected.url, *args, input=request)
+    wrong = invoke(
+        "--url", protected.url, "--token", "wrong-token-0123456789", *args, input=request
+    )
+    right = invoke("--url", protected.url, "--token", TOKEN, *args, input=request)
+
+    assert without.stderr.startswith(f"error: {protected.url}: authentication is required")
+    assert wrong.stderr.startswith(f"error: {protected.url}: the bearer token is not valid")
+    for refused in (without, wrong):
+        assert refused.exit_code == EXIT_INVALID, refused.output
+        assert refused.stdout == ""
+        assert refused.stderr.endswith("(--token or FATE_REGISTRY_TOKEN)\n")
+    # No HOOK server is registered: the chain fails, the failure policy denies, exit 1.
+    assert right.exit_code == 1 and right.stdout.startswith("deny: code ")
+
+
+def test_call_of_an_invalid_request_is_the_same_remote_and_local(
+    db_file: str, server: Served, state: None
+) -> None:
+    request = json.dumps({"src_role": "guest", "src_party_id": ["9999"]})
+
+    local = invoke("--db", db_file, "call", "permission", "--json-file", "-", input=request)
+    remote = invoke("--url", server.url, "call", "permission", "--json-file", "-", input=request)
+
+    assert local.exit_code == EXIT_INVALID
+    same_outcome(local, remote)
+
+
+def test_client_hook_raises_the_refusals_of_the_gateway(protected: Served) -> None:
+    request = {"src_role": "guest", "src_party_id": "9999"}
+    with RegistryClient(protected.url) as anonymous, pytest.raises(AuthenticationFailed) as exc:
+        anonymous.hook("permission", request)
+    assert exc.value.status == 401
+    with RegistryClient(protected.url, token=TOKEN) as client:
+        assert client.hook("permission", request)["code"] != 0  # a decision: a deny
+
+
 def test_config_show_in_remote_mode_masks_the_token(protected: Served) -> None:
     result = invoke("--url", protected.url, "--token", TOKEN, "config", "show", "--json")
 
