@@ -528,6 +528,36 @@ def test_the_installed_command_runs(tmp_path: Path) -> None:
     )
 
 
+def test_demo_without_a_reference_service_that_starts_is_one_line_with_the_install_command(
+    tmp_path: Path,
+) -> None:
+    # A reference service whose import fails, found before any installed one: as in a venv
+    # where it is installed without its dependencies.
+    broken = tmp_path / "shadow" / "fate_reference_service"
+    broken.mkdir(parents=True)
+    (broken / "__init__.py").write_text("import no_such_dependency_of_the_test\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FATE_REGISTRY_")}
+    env["PYTHONPATH"] = str(broken.parent)
+
+    done = subprocess.run(
+        [sys.executable, "-m", "fate_registry.cli", "demo"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+        check=False,
+    )
+
+    assert done.returncode == EXIT_FAILED
+    assert done.stdout == ""  # nothing was started
+    assert done.stderr == (
+        "error: the demo needs the reference service, which cannot start here "
+        "(ModuleNotFoundError: No module named 'no_such_dependency_of_the_test'): "
+        "pip install ./contrib/fate-reference-service (from a fate-registry checkout)\n"
+    )
+
+
 def test_a_password_in_the_url_query_is_masked(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'r.db'}?password=s3cret"
     result = CliRunner().invoke(app, ["--db", url, "config", "show", "--json"])
