@@ -395,16 +395,68 @@ def test_import_from_stdin_json(run: Any) -> None:
 def test_export_import_export_is_identical(run: Any, third: None, tmp_path: Path) -> None:
     for fmt in ("yaml", "json"):
         exported = tmp_path / f"registry.{fmt}"
-        ok(run("export", "--format", fmt, "--output", str(exported)))
+        ok(run("export", "-o", fmt, "--file", str(exported)))
 
         ok(run("import", str(exported)))
 
-        assert ok(run("export", "--format", fmt)).stdout == exported.read_text()
+        assert ok(run("export", "-o", fmt)).stdout == exported.read_text()
 
 
 def test_export_to_stdout_is_the_native_document(run: Any, third: None) -> None:
     assert ok(run("export")).stdout.startswith("version: 1\nservers:\n- name: THIRD\n")
     assert json.loads(ok(run("export", "--format", "json")).stdout)["version"] == 1
+
+
+def test_export_o_is_the_format_as_on_every_command(
+    run: Any, third: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    here = tmp_path / "here"  # the working directory, apart from the database
+    here.mkdir()
+    monkeypatch.chdir(here)
+
+    as_json = ok(run("export", "-o", "json")).stdout
+    flag = ok(run("export", "--json")).stdout
+    into_file = ok(run("export", "--output", "json", "-f", "registry.json"))
+
+    assert json.loads(as_json)["servers"][0]["name"] == "THIRD"
+    assert flag == as_json
+    assert (here / "registry.json").read_text() == as_json
+    assert into_file.stdout == ""
+    assert [path.name for path in here.iterdir()] == ["registry.json"]  # no file named json
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (
+            ["--output", "backup.yaml"],
+            "error: export: -o/--output is the format, yaml or json, not 'backup.yaml'; "
+            "name the file with --file backup.yaml",
+        ),
+        (
+            ["-o", "table"],
+            "error: export: -o/--output is the format, yaml or json, not 'table'",
+        ),
+        (
+            ["-o", "yaml", "--format", "json"],
+            "error: export: -o yaml and --format json disagree: give one",
+        ),
+    ],
+)
+def test_export_refuses_an_output_that_is_not_a_format(
+    run: Any,
+    third: None,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    args: list[str],
+    line: str,
+) -> None:
+    here = tmp_path / "here"  # the working directory, apart from the database
+    here.mkdir()
+    monkeypatch.chdir(here)
+
+    assert error_line(run("export", *args), EXIT_INVALID) == line
+    assert list(here.iterdir()) == []
 
 
 def test_a_bad_import_writes_nothing_and_names_the_entry(
@@ -566,10 +618,10 @@ def test_a_password_in_the_url_query_is_masked(tmp_path: Path) -> None:
 
 def test_export_to_a_file_leaves_no_partial_file(run: Any, third: None, tmp_path: Path) -> None:
     output = tmp_path / "registry.yaml"
-    ok(run("export", "--output", str(output)))
+    ok(run("export", "--file", str(output)))
     assert "THIRD" in output.read_text() and list(tmp_path.glob(".*partial")) == []
     missing = tmp_path / "no-such-dir" / "registry.yaml"
-    assert error_line(run("export", "--output", str(missing)), 1).startswith("error: cannot write")
+    assert error_line(run("export", "--file", str(missing)), 1).startswith("error: cannot write")
 
 
 def test_a_misspelt_setting_variable_is_one_line(run: Any) -> None:
