@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from callback_service import serve as serve_app
+from fastapi import FastAPI
 from serve_process import Served, free_port, serve
 from typer.testing import CliRunner, Result
 
@@ -23,7 +25,14 @@ from fate_registry import (
     ServiceNotFound,
 )
 from fate_registry.cli import EXIT_FAILED, EXIT_INVALID, EXIT_NOT_FOUND, app
-from fate_registry.client import AuthenticationFailed, Forbidden, RegistryClient, Unreachable
+from fate_registry.client import (
+    AuthenticationFailed,
+    Forbidden,
+    RegistryClient,
+    RemoteError,
+    Unreachable,
+)
+from fate_registry.models import ServerRegistration
 
 TOKEN = "remote-test-token-0123456789"
 LEGACY = """\
@@ -435,6 +444,45 @@ def test_client_maps_a_server_side_refusal(tmp_path: Path) -> None:
     assert "allowed_hosts" in str(raised.value)
     assert result.exit_code == EXIT_INVALID
     assert result.stderr == f"error: {raised.value}\n"
+
+
+SERVER = ServerRegistration(name="x", host="10.0.0.1", port=80)
+
+
+def refusing_app() -> FastAPI:
+    """A server answering every route with HTTP 200 and a non-zero code, in the envelope of the
+    route's API version (as a FATE Flow or a proxy in front of one may)."""
+    app = FastAPI()
+
+    @app.api_route("/{path:path}", methods=["GET", "POST"])
+    async def refuse(path: str) -> dict[str, Any]:
+        if path.startswith("v1/"):
+            return {"retcode": 100, "retmsg": "the registry is read-only now", "data": None}
+        return {"code": 100, "message": "the registry is read-only now", "data": None}
+
+    return app
+
+
+def test_client_raises_a_reply_of_http_200_with_a_non_zero_code() -> None:
+    with serve_app(refusing_app()) as (host, port):
+        url = f"http://{host}:{port}"
+        calls = [
+            ("/v2/server/query/all", lambda client: client.servers()),
+            ("/v2/server/registry", lambda client: client.register_server("x", "10.0.0.1", 80)),
+            ("/v1/service/registry", lambda client: client.register_many([SERVER], [])),
+        ]
+        for path, call in calls:
+            with RegistryClient(url) as client, pytest.raises(RemoteError) as raised:
+                call(client)
+            assert str(raised.value) == f"{url}{path}: HTTP 200: the registry is read-only now"
+            assert raised.value.status == 200
+        result = invoke("--url", url, "server", "list")
+
+    assert result.exit_code == EXIT_FAILED
+    assert (
+        result.stderr == f"error: {url}/v2/server/query/all: HTTP 200: the registry is "
+        "read-only now\n"
+    )
 
 
 def test_an_unreachable_server_is_one_line_without_credentials() -> None:
