@@ -89,6 +89,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if item.path.name in SLOW_MODULES:
             item.add_marker(pytest.mark.slow)
+        # A test parametrised over the backends is a database test, marked or not: the
+        # PostgreSQL and MySQL runs (tox's postgres and mysql: -m db) select it by the marker.
+        if {"db_url", "server_db_url"} & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.db)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -234,6 +234,12 @@ def test_service_delete(run: Any, third: None) -> None:
             " them)",
         ),
         (
+            ["service", "register", "third", "upload", "--uri", "/u", "--headers", '{"Host": "x"}'],
+            EXIT_INVALID,
+            "error: headers: header 'Host' cannot be stored: HTTP sets it for each message or"
+            " connection",
+        ),
+        (
             ["service", "register", "third", "upload", "--uri", "u"],
             EXIT_INVALID,
             "error: uri: must be a path starting with '/', without scheme or host",
@@ -299,6 +305,21 @@ def test_a_missing_config_file_is_one_line(run: Any) -> None:
     assert line == "error: config file 'nope.toml' does not exist"
 
 
+def test_a_config_directory_is_one_line_saying_so(run: Any, tmp_path: Path) -> None:
+    line = error_line(run("--config", str(tmp_path), "config", "show"), EXIT_INVALID)
+
+    assert line == f"error: config file '{tmp_path}' is a directory, not a file"
+
+
+def test_a_variable_that_is_not_json_is_one_line_naming_it(run: Any) -> None:
+    result = run("server", "list", env={"FATE_REGISTRY_HOOKS__PERMISSION": '{"chain": [}'})
+
+    assert error_line(result, EXIT_INVALID) == (
+        "error: FATE_REGISTRY_HOOKS__PERMISSION: not valid JSON: Expecting value: line 1 "
+        "column 12 (char 11)"
+    )
+
+
 def test_a_config_file_that_is_not_toml_is_one_line(tmp_path: Path) -> None:
     config = tmp_path / "registry.toml"
     config.write_text("port = [\n")
@@ -321,6 +342,32 @@ def test_invalid_settings_name_the_setting(tmp_path: Path) -> None:
     line = error_line(result, EXIT_INVALID)
     assert "port: Input should be a valid integer" in line
     assert "colour: is not a known setting" in line
+
+
+def test_a_fetch_from_a_server_not_registered_says_so(run: Any, tmp_path: Path) -> None:
+    ids = tmp_path / "ids.csv"
+    ids.write_text("id\n1\n")
+    out = tmp_path / "features.csv"
+
+    result = run("api-reader", "fetch", "--server", "nope", "--ids", str(ids), "--out", str(out))
+
+    assert error_line(result, EXIT_NOT_FOUND).startswith(
+        "error: server 'NOPE' is not registered: no plugin answered upload (chain: "
+    )
+    assert not out.exists()
+
+
+def test_a_fetch_from_a_server_without_apireader_services_names_the_step(
+    run: Any, tmp_path: Path
+) -> None:
+    ok(run("server", "register", "quiet", "--host", "127.0.0.1", "--port", "9"))
+    ids = tmp_path / "ids.csv"
+    ids.write_text("id\n1\n")
+
+    result = run("api-reader", "fetch", "--server", "quiet", "--ids", str(ids), "--out", "f.csv")
+
+    line = error_line(result, EXIT_FAILED)
+    assert line.startswith("error: no plugin answered upload (chain: "), line
 
 
 # -- import and export ---------------------------------------------------------------------------
@@ -348,16 +395,68 @@ def test_import_from_stdin_json(run: Any) -> None:
 def test_export_import_export_is_identical(run: Any, third: None, tmp_path: Path) -> None:
     for fmt in ("yaml", "json"):
         exported = tmp_path / f"registry.{fmt}"
-        ok(run("export", "--format", fmt, "--output", str(exported)))
+        ok(run("export", "-o", fmt, "--file", str(exported)))
 
         ok(run("import", str(exported)))
 
-        assert ok(run("export", "--format", fmt)).stdout == exported.read_text()
+        assert ok(run("export", "-o", fmt)).stdout == exported.read_text()
 
 
 def test_export_to_stdout_is_the_native_document(run: Any, third: None) -> None:
     assert ok(run("export")).stdout.startswith("version: 1\nservers:\n- name: THIRD\n")
     assert json.loads(ok(run("export", "--format", "json")).stdout)["version"] == 1
+
+
+def test_export_o_is_the_format_as_on_every_command(
+    run: Any, third: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    here = tmp_path / "here"  # the working directory, apart from the database
+    here.mkdir()
+    monkeypatch.chdir(here)
+
+    as_json = ok(run("export", "-o", "json")).stdout
+    flag = ok(run("export", "--json")).stdout
+    into_file = ok(run("export", "--output", "json", "-f", "registry.json"))
+
+    assert json.loads(as_json)["servers"][0]["name"] == "THIRD"
+    assert flag == as_json
+    assert (here / "registry.json").read_text() == as_json
+    assert into_file.stdout == ""
+    assert [path.name for path in here.iterdir()] == ["registry.json"]  # no file named json
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (
+            ["--output", "backup.yaml"],
+            "error: export: -o/--output is the format, yaml or json, not 'backup.yaml'; "
+            "name the file with --file backup.yaml",
+        ),
+        (
+            ["-o", "table"],
+            "error: export: -o/--output is the format, yaml or json, not 'table'",
+        ),
+        (
+            ["-o", "yaml", "--format", "json"],
+            "error: export: -o yaml and --format json disagree: give one",
+        ),
+    ],
+)
+def test_export_refuses_an_output_that_is_not_a_format(
+    run: Any,
+    third: None,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    args: list[str],
+    line: str,
+) -> None:
+    here = tmp_path / "here"  # the working directory, apart from the database
+    here.mkdir()
+    monkeypatch.chdir(here)
+
+    assert error_line(run("export", *args), EXIT_INVALID) == line
+    assert list(here.iterdir()) == []
 
 
 def test_a_bad_import_writes_nothing_and_names_the_entry(
@@ -481,6 +580,36 @@ def test_the_installed_command_runs(tmp_path: Path) -> None:
     )
 
 
+def test_demo_without_a_reference_service_that_starts_is_one_line_with_the_install_command(
+    tmp_path: Path,
+) -> None:
+    # A reference service whose import fails, found before any installed one: as in a venv
+    # where it is installed without its dependencies.
+    broken = tmp_path / "shadow" / "fate_reference_service"
+    broken.mkdir(parents=True)
+    (broken / "__init__.py").write_text("import no_such_dependency_of_the_test\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FATE_REGISTRY_")}
+    env["PYTHONPATH"] = str(broken.parent)
+
+    done = subprocess.run(
+        [sys.executable, "-m", "fate_registry.cli", "demo"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+        check=False,
+    )
+
+    assert done.returncode == EXIT_FAILED
+    assert done.stdout == ""  # nothing was started
+    assert done.stderr == (
+        "error: the demo needs the reference service, which cannot start here "
+        "(ModuleNotFoundError: No module named 'no_such_dependency_of_the_test'): "
+        "pip install ./contrib/fate-reference-service (from a fate-registry checkout)\n"
+    )
+
+
 def test_a_password_in_the_url_query_is_masked(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'r.db'}?password=s3cret"
     result = CliRunner().invoke(app, ["--db", url, "config", "show", "--json"])
@@ -489,10 +618,10 @@ def test_a_password_in_the_url_query_is_masked(tmp_path: Path) -> None:
 
 def test_export_to_a_file_leaves_no_partial_file(run: Any, third: None, tmp_path: Path) -> None:
     output = tmp_path / "registry.yaml"
-    ok(run("export", "--output", str(output)))
+    ok(run("export", "--file", str(output)))
     assert "THIRD" in output.read_text() and list(tmp_path.glob(".*partial")) == []
     missing = tmp_path / "no-such-dir" / "registry.yaml"
-    assert error_line(run("export", "--output", str(missing)), 1).startswith("error: cannot write")
+    assert error_line(run("export", "--file", str(missing)), 1).startswith("error: cannot write")
 
 
 def test_a_misspelt_setting_variable_is_one_line(run: Any) -> None:

@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from callback_service import serve as serve_app
+from fastapi import FastAPI
 from serve_process import Served, free_port, serve
 from typer.testing import CliRunner, Result
 
@@ -23,7 +25,14 @@ from fate_registry import (
     ServiceNotFound,
 )
 from fate_registry.cli import EXIT_FAILED, EXIT_INVALID, EXIT_NOT_FOUND, app
-from fate_registry.client import AuthenticationFailed, Forbidden, RegistryClient, Unreachable
+from fate_registry.client import (
+    AuthenticationFailed,
+    Forbidden,
+    RegistryClient,
+    RemoteError,
+    Unreachable,
+)
+from fate_registry.models import ServerRegistration
 
 TOKEN = "remote-test-token-0123456789"
 LEGACY = """\
@@ -305,6 +314,47 @@ def test_a_protected_server_needs_the_token(protected: Served) -> None:
         assert TOKEN not in result.output and "wrong-token" not in result.output
 
 
+def test_call_on_a_protected_server_needs_the_token(protected: Served) -> None:
+    request = json.dumps({"src_role": "guest", "src_party_id": "9999"})
+    args = ["call", "permission", "--json-file", "-"]
+
+    without = invoke("--url", protected.url, *args, input=request)
+    wrong = invoke(
+        "--url", protected.url, "--token", "wrong-token-0123456789", *args, input=request
+    )
+    right = invoke("--url", protected.url, "--token", TOKEN, *args, input=request)
+
+    assert without.stderr.startswith(f"error: {protected.url}: authentication is required")
+    assert wrong.stderr.startswith(f"error: {protected.url}: the bearer token is not valid")
+    for refused in (without, wrong):
+        assert refused.exit_code == EXIT_INVALID, refused.output
+        assert refused.stdout == ""
+        assert refused.stderr.endswith("(--token or FATE_REGISTRY_TOKEN)\n")
+    # No HOOK server is registered: the chain fails, the failure policy denies, exit 1.
+    assert right.exit_code == 1 and right.stdout.startswith("deny: code ")
+
+
+def test_call_of_an_invalid_request_is_the_same_remote_and_local(
+    db_file: str, server: Served, state: None
+) -> None:
+    request = json.dumps({"src_role": "guest", "src_party_id": ["9999"]})
+
+    local = invoke("--db", db_file, "call", "permission", "--json-file", "-", input=request)
+    remote = invoke("--url", server.url, "call", "permission", "--json-file", "-", input=request)
+
+    assert local.exit_code == EXIT_INVALID
+    same_outcome(local, remote)
+
+
+def test_client_hook_raises_the_refusals_of_the_gateway(protected: Served) -> None:
+    request = {"src_role": "guest", "src_party_id": "9999"}
+    with RegistryClient(protected.url) as anonymous, pytest.raises(AuthenticationFailed) as exc:
+        anonymous.hook("permission", request)
+    assert exc.value.status == 401
+    with RegistryClient(protected.url, token=TOKEN) as client:
+        assert client.hook("permission", request)["code"] != 0  # a decision: a deny
+
+
 def test_config_show_in_remote_mode_masks_the_token(protected: Served) -> None:
     result = invoke("--url", protected.url, "--token", TOKEN, "config", "show", "--json")
 
@@ -394,6 +444,45 @@ def test_client_maps_a_server_side_refusal(tmp_path: Path) -> None:
     assert "allowed_hosts" in str(raised.value)
     assert result.exit_code == EXIT_INVALID
     assert result.stderr == f"error: {raised.value}\n"
+
+
+SERVER = ServerRegistration(name="x", host="10.0.0.1", port=80)
+
+
+def refusing_app() -> FastAPI:
+    """A server answering every route with HTTP 200 and a non-zero code, in the envelope of the
+    route's API version (as a FATE Flow or a proxy in front of one may)."""
+    app = FastAPI()
+
+    @app.api_route("/{path:path}", methods=["GET", "POST"])
+    async def refuse(path: str) -> dict[str, Any]:
+        if path.startswith("v1/"):
+            return {"retcode": 100, "retmsg": "the registry is read-only now", "data": None}
+        return {"code": 100, "message": "the registry is read-only now", "data": None}
+
+    return app
+
+
+def test_client_raises_a_reply_of_http_200_with_a_non_zero_code() -> None:
+    with serve_app(refusing_app()) as (host, port):
+        url = f"http://{host}:{port}"
+        calls = [
+            ("/v2/server/query/all", lambda client: client.servers()),
+            ("/v2/server/registry", lambda client: client.register_server("x", "10.0.0.1", 80)),
+            ("/v1/service/registry", lambda client: client.register_many([SERVER], [])),
+        ]
+        for path, call in calls:
+            with RegistryClient(url) as client, pytest.raises(RemoteError) as raised:
+                call(client)
+            assert str(raised.value) == f"{url}{path}: HTTP 200: the registry is read-only now"
+            assert raised.value.status == 200
+        result = invoke("--url", url, "server", "list")
+
+    assert result.exit_code == EXIT_FAILED
+    assert (
+        result.stderr == f"error: {url}/v2/server/query/all: HTTP 200: the registry is "
+        "read-only now\n"
+    )
 
 
 def test_an_unreachable_server_is_one_line_without_credentials() -> None:

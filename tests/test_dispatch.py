@@ -20,7 +20,7 @@ from fate_registry.capabilities import (
 from fate_registry.decision_cache import TTLCache
 from fate_registry.dispatch import Dispatcher, InvalidRequest
 from fate_registry.metrics import RESULTS, HookMetrics
-from fate_registry.plugins import PluginManager, build_plugin_manager
+from fate_registry.plugins import PluginInfo, PluginManager, UnknownPlugins, build_plugin_manager
 from fate_registry.settings import CAPABILITY_DEFAULTS, HooksSettings
 
 CLIENT = {"full_path": "/v1/job/submit", "headers": {"APP_KEY": "k"}}
@@ -207,10 +207,32 @@ def test_budget_bounds_the_whole_chain() -> None:
     assert "timed out" in (outcome.error or "")
 
 
-def test_a_chain_naming_a_missing_plugin_fails_under_the_policy() -> None:
-    d = dispatcher(
-        manager(yes=Answers(Decision.allow())), client_authentication={"chain": ["ghost", "yes"]}
+def test_a_chain_naming_a_plugin_not_installed_is_a_configuration_error() -> None:
+    plugins = manager(yes=Answers(Decision.allow()))
+    with pytest.raises(UnknownPlugins) as caught:
+        dispatcher(plugins, client_authentication={"chain": ["ghost", "yes"]})
+    assert str(caught.value) == (
+        "hooks.client_authentication.chain names no installed plugin: 'ghost'; installed: yes"
     )
+
+
+def test_a_chain_naming_a_plugin_without_that_hook_is_a_configuration_error() -> None:
+    class UploadOnly:
+        @hookimpl
+        def upload(self) -> Any:
+            return None
+
+    with pytest.raises(UnknownPlugins) as caught:
+        dispatcher(manager(files=UploadOnly()), permission={"chain": "files"})
+    assert str(caught.value) == (
+        "hooks.permission.chain: plugin 'files' does not implement permission (its hooks: upload)"
+    )
+
+
+def test_a_chain_naming_an_installed_plugin_not_loaded_fails_under_the_policy() -> None:
+    plugins = manager(yes=Answers(Decision.allow()))
+    plugins.entries["ghost"] = PluginInfo("ghost", "ghost-plugin", "1.0", status="disabled")
+    d = dispatcher(plugins, client_authentication={"chain": ["ghost", "yes"]})
     outcome = d.client_authentication(CLIENT)
     assert not outcome.allowed
     assert "'ghost' is in the chain but not loaded" in (outcome.error or "")
@@ -527,9 +549,11 @@ def test_each_plugin_call_is_counted_once_with_one_latency_sample(
 
 def test_a_plugin_not_called_is_counted_without_a_latency_sample() -> None:
     metrics = HookMetrics()
+    plugins = manager()
+    plugins.entries["ghost"] = PluginInfo("ghost", "ghost-plugin", "1.0", status="disabled")
     d = Dispatcher(
         settings=HooksSettings(permission={"chain": ["ghost"]}),
-        plugins=manager(),
+        plugins=plugins,
         metrics=metrics,
     )
     d.permission(PERMISSION)

@@ -162,6 +162,24 @@ def test_serve_with_an_unknown_plugin_name_is_refused_before_listening(sqlite_ur
     assert len(result.stderr.splitlines()) == 1
 
 
+def test_serve_with_a_chain_naming_a_plugin_not_installed_is_refused_before_listening(
+    sqlite_url,
+):
+    port = free_port()
+    result = subprocess.run(
+        [*serve_command(), "serve", "--db", sqlite_url, "--port", str(port)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "FATE_REGISTRY_HOOKS__SIGNATURE__CHAIN": "rsa,htpp"},
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith(
+        "error: hooks.signature.chain names no installed plugin: 'htpp'; installed: "
+    )
+    assert len(result.stderr.splitlines()) == 1
+
+
 @pytest.mark.parametrize("workers", ["1", "2"])
 def test_serve_on_a_port_in_use_is_one_error_line_and_exit_1(sqlite_url, workers):
     with socket.socket() as taken:

@@ -99,6 +99,20 @@ def test_legacy_body_registers_servers_and_services_in_one_go(api):
     assert registry.resolve("hook", "signature").url == "http://10.0.0.5:8080/sign"
 
 
+def test_a_framing_header_is_refused_naming_it_and_nothing_is_stored(api):
+    client, registry = api
+    register_spec_example(client)
+    before = snapshot(registry)
+    body = {**SPEC_SERVICE, "headers": {"Transfer-Encoding": "chunked"}}
+    reply = client.post("/v1/service/registry", json=body)
+    assert reply.status_code == 400
+    assert reply.json()["retmsg"] == (
+        "headers: header 'Transfer-Encoding' cannot be stored: HTTP sets it for each message or "
+        "connection (framing, hop-by-hop)"
+    )
+    assert snapshot(registry) == before
+
+
 @pytest.mark.db
 def test_legacy_body_with_one_bad_service_stores_nothing(backend_api):
     client, registry = backend_api

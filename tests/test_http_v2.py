@@ -93,6 +93,20 @@ def test_query_unknown_service_is_404(api):
     }
 
 
+def test_a_framing_header_is_refused_naming_it_and_nothing_is_stored(api):
+    client, registry = api
+    _register(client)
+    before = snapshot(registry)
+    body = {**SERVICE, "headers": {"X-Api-Key": "k", "content-length": "0"}}
+    reply = client.post("/v2/server/service/registry", json=body)
+    assert reply.status_code == 400
+    assert reply.json()["message"] == (
+        "headers: header 'content-length' cannot be stored: HTTP sets it for each message or "
+        "connection (framing, hop-by-hop)"
+    )
+    assert snapshot(registry) == before
+
+
 def test_delete_service(api):
     client, registry = api
     _register(client)

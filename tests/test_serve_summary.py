@@ -14,7 +14,7 @@ def test_serve_logs_one_summary_before_it_listens(tmp_path: Path) -> None:
     env = {
         "FATE_REGISTRY_ADMIN_TOKENS": TOKEN,
         "FATE_REGISTRY_LOAD_PLUGINS": "http",
-        "FATE_REGISTRY_HOOKS__PERMISSION__CHAIN": "casbin,http",
+        "FATE_REGISTRY_HOOKS__PERMISSION__CHAIN": "grants,http",
         "FATE_REGISTRY_HOOKS__PERMISSION__FAILURE_POLICY": "allow",
     }
     db_url = f"sqlite:///{tmp_path / 'registry.db'}"
@@ -30,7 +30,7 @@ def test_serve_logs_one_summary_before_it_listens(tmp_path: Path) -> None:
     assert "http 0.1.0 (loaded)" in plugins
     assert "rsa 0.1.0 (not selected)" in plugins  # FATE_REGISTRY_LOAD_PLUGINS left it out
     assert (
-        "permission: chain casbin (not loaded), http; timeout 5 s, budget 5 s, retries 2, "
+        "permission: chain grants (not loaded), http; timeout 5 s, budget 5 s, retries 2, "
         "failure_policy allow, default deny, cache allow 10 s, deny 2 s"
     ) in summary
     assert "upload: chain http; timeout 30 s, budget 120 s, retries 0" in summary

@@ -119,6 +119,38 @@ def test_fate_registry_config_naming_no_file_is_an_error_naming_it(
         load_settings()
 
 
+def test_fate_registry_config_naming_a_directory_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FATE_REGISTRY_CONFIG", str(tmp_path))
+
+    with pytest.raises(IsADirectoryError, match=r"config file '.*' is a directory, not a file"):
+        load_settings()
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "reason"),
+    [
+        ("FATE_REGISTRY_HOOKS", "{bad", "Expecting property name enclosed in double quotes"),
+        ("FATE_REGISTRY_HOOKS__PERMISSION", '{"chain": [}', "Expecting value"),
+        ("FATE_REGISTRY_HOOKS__SIGNING_SECRETS", "{", "Expecting property name"),
+        ("FATE_REGISTRY_HMAC__APP_KEYS", "{k: s3cret-value}", "Expecting property name"),
+        ("fate_registry_rsa", "[", "Expecting value"),
+    ],
+)
+def test_a_variable_that_is_not_json_is_named_and_its_value_is_not_told(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, reason: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+
+    with pytest.raises(ValueError) as caught:
+        load_settings()
+
+    message = str(caught.value)
+    assert message.startswith(f"{variable.upper()}: not valid JSON: {reason}"), message
+    assert value not in message
+
+
 def test_the_python_api_does_not_look_for_a_file_nobody_named(tmp_path: Path) -> None:
     toml(tmp_path / "fate-registry.toml", "cache_ttl = 7.0\n")  # the command line would read it
     xdg = tmp_path / "xdg" / "fate-registry"

@@ -246,6 +246,24 @@ def test_legacy_server_names_differing_only_in_case_are_duplicates() -> None:
             "header 'X-Api-Key' holds U+20AC",
         ),
         (
+            native(server(services=[service(headers={"Connection": "close"})])),
+            "servers[0] (THIRD).services[0] (upload)",
+            "headers",
+            "header 'Connection' cannot be stored: HTTP sets it for each message or connection",
+        ),
+        (
+            {
+                "THIRD": {
+                    "host": "h",
+                    "port": 1,
+                    "api": {"upload": {"uri": "/u", "headers": {"Upgrade": "h2c"}}},
+                }
+            },
+            "THIRD.api.upload",
+            "headers",
+            "header 'Upgrade' cannot be stored: HTTP sets it for each message or connection",
+        ),
+        (
             native(server(services=[service(server="other")])),
             "servers[0] (THIRD).services[0] (upload)",
             "server",

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
 
 from fate_registry import InvalidRegistration, Registry
-from fate_registry.models import MAX_JSON_DEPTH
+from fate_registry.models import CONNECTION_HEADERS, HEADER_NAME_PATTERN, MAX_JSON_DEPTH
 
 pytestmark = pytest.mark.db
 
@@ -74,6 +75,24 @@ BAD_SERVICES = [
     ({"headers": {"X-A": "a\x7f"}}, "headers", "header 'X-A' holds U+007F"),
     ({"headers": {"X-A": " k"}}, "headers", "header 'X-A' must not start or end with a space"),
     ({"headers": {"X-A": "k\t"}}, "headers", "header 'X-A' must not start or end with a space"),
+    # Framing and hop-by-hop headers: HTTP sets them per message and connection; a stored one
+    # sent beside the client's own desynchronises a pooled connection to the service.
+    *(
+        ({"headers": {name: "1"}}, "headers", f"header {name!r} cannot be stored")
+        for name in (
+            "Content-Length",
+            "transfer-encoding",
+            "Host",
+            "CONNECTION",
+            "Keep-Alive",
+            "Proxy-Connection",
+            "TE",
+            "Trailer",
+            "Upgrade",
+            "Proxy-Authenticate",
+            "Proxy-Authorization",
+        )
+    ),
     ({"data": {"x": float("nan")}}, "data", "nan is not a JSON number"),
     ({"params": {"x": [float("inf")]}}, "params", "inf is not a JSON number"),
     ({"data": {"x": "\ud800"}}, "data", "unpaired surrogate"),
@@ -180,3 +199,12 @@ def test_method_and_protocol_accept_any_case(registry: Registry) -> None:
     service = registry.register_service("third", "upload", uri="/u", method="get", protocol="Http")
     assert (service.method, service.protocol) == ("GET", "http")
     assert service.url == "http://h:1/u"
+
+
+def test_the_openapi_header_pattern_refuses_the_names_registration_refuses() -> None:
+    pattern = re.compile(HEADER_NAME_PATTERN)
+    for name in CONNECTION_HEADERS:
+        for spelling in (name, name.upper(), name.title()):
+            assert not pattern.match(spelling), spelling
+    for name in ("X-Api-Key", "Content-Type", "Hosts", "TEs", "X-Upgrade"):
+        assert pattern.match(name), name

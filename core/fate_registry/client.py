@@ -51,6 +51,9 @@ _SERVER_MISSING = re.compile(r"server '([^']*)' is not registered")
 _SERVICE_MISSING = re.compile(r"service '([^']*)' is not registered on server '([^']*)'")
 _KEY_MISSING = re.compile(r"party '([^']*)' has no (public|private) key")
 _FIELD = re.compile(r"([A-Za-z0-9_.\[\]()-]+): (.+)")
+# The hook gateway's refusals before any decision: FATE's code, and the HTTP status it stands
+# for (the gateway answers them all with HTTP 200, as FATE Flow needs).
+_REFUSALS = {101: 400, 108: 403, 109: 401}
 
 
 class RemoteError(RegistryError):
@@ -242,10 +245,21 @@ class RegistryClient:
 
     def hook(self, capability: str, request: dict[str, Any]) -> dict[str, Any]:
         """A decision of the hook gateway (``/v1/hook/<capability>``): FATE's ``{code, msg}``
-        reply, ``signature`` too for a signature."""
-        reply = self._call("POST", f"/v1/hook/{capability}", json=request, envelope=False)
+        reply, ``signature`` too for a signature.
+
+        The gateway answers HTTP 200 even when it refuses a request before any decision (FATE
+        Flow reads only the code): such a reply carries no ``decision_id``, and is raised as the
+        other routes' refusals are: AuthenticationFailed for a missing or wrong token (code 109),
+        Forbidden (108), RemoteError with status 400 for a request it cannot read (101)."""
+        path = f"/v1/hook/{capability}"
+        reply = self._call("POST", path, json=request, envelope=False)
         if not isinstance(reply, dict) or "code" not in reply:
             raise RemoteError(f"{self.shown_url}: the hook gateway's reply is not FATE's")
+        if "decision_id" not in reply:
+            status = _REFUSALS.get(reply["code"], 400)
+            if status == 400:
+                raise RemoteError(str(reply.get("msg", "")), status)
+            raise _error(self.shown_url, path, status, reply)
         return reply
 
     @cached_property

@@ -32,6 +32,7 @@ from .registry import Registry
 SERVER = "THIRD"
 PARTY, OTHER_PARTY = "9999", "10000"
 Say = Callable[[str], None]
+INSTALL = "pip install ./contrib/fate-reference-service (from a fate-registry checkout)"
 
 
 class DemoFailed(RuntimeError):
@@ -46,10 +47,35 @@ def reference_service_path() -> str | None:
     checkout = Path(__file__).resolve().parents[2] / "contrib" / "fate-reference-service"
     if (checkout / "fate_reference_service").is_dir():
         return str(checkout)
-    raise DemoFailed(
-        "the demo needs the reference service: pip install ./contrib/fate-reference-service "
-        "(from a fate-registry checkout)"
-    )
+    raise DemoFailed(f"the demo needs the reference service: {INSTALL}")
+
+
+def check_reference_service(env: dict[str, str]) -> None:
+    """DemoFailed, one line with the install command, when the reference service cannot be
+    imported with ``env`` (installed without its dependencies, say): found out before anything
+    is started, not from a traceback in its log."""
+    try:
+        checked = subprocess.run(
+            [sys.executable, "-c", "import fate_reference_service.__main__"],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        raise DemoFailed("the reference service did not load within 60 s") from None
+    if checked.returncode != 0:
+        problem = _last_line(checked.stderr) or f"exit code {checked.returncode}"
+        raise DemoFailed(
+            f"the demo needs the reference service, which cannot start here ({problem}): {INSTALL}"
+        )
+
+
+def _last_line(text: str) -> str:
+    """The last non-blank line of a process's output: the exception of a traceback."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[-1] if lines else ""
 
 
 def _free_port() -> int:
@@ -75,11 +101,13 @@ def _process(command: list[str], log: IO[bytes], env: dict[str, str]) -> Iterato
 
 
 def _wait_for(what: str, ready: Callable[[], bool], process: Any, log: Path) -> None:
+    """Until ``ready()``; DemoFailed with the last line of the process's log (the exception of
+    a traceback) when it ends first or takes over 60 s."""
     deadline = time.monotonic() + 60
     while not ready():
         if process.poll() is not None or time.monotonic() > deadline:
-            tail = log.read_text(errors="replace")[-1500:]
-            raise DemoFailed(f"{what} did not start:\n{tail}")
+            why = _last_line(log.read_text(errors="replace")) or "no output"
+            raise DemoFailed(f"{what} did not start: {why}")
         time.sleep(0.1)
 
 
@@ -109,6 +137,7 @@ def run(count: int = 5000, say: Say = print) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("FATE_REGISTRY_")}
         if extra_path:
             env["PYTHONPATH"] = os.pathsep.join(filter(None, [extra_path, env.get("PYTHONPATH")]))
+        check_reference_service(env)
         db_url = f"sqlite:///{home / 'registry.db'}"
         registry_port, service_port = _free_port(), _free_port()
         registry_url = f"http://127.0.0.1:{registry_port}"

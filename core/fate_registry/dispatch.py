@@ -45,7 +45,7 @@ from .logsafe import printable
 from .markers import NONBLOCKING
 from .masking import mask_secrets, mask_url_queries
 from .metrics import DEFAULT_METRICS, HookMetrics
-from .plugins import PluginManager, plugin_manager
+from .plugins import PluginManager, UnknownPlugins, plugin_manager
 from .settings import CapabilitySettings, HooksSettings
 from .workers import DeadlineExceeded, LoopThread, Workers, WorkersBusy
 
@@ -201,6 +201,32 @@ class _WorkerCall:
     coroutine: bool = False
 
 
+def check_chains(settings: HooksSettings, plugins: PluginManager) -> None:
+    """UnknownPlugins when a configured chain names a plugin that is not installed, or a loaded
+    one without the capability's hook: a typo would otherwise fail every decision under the
+    failure policy, as a typo in FATE_REGISTRY_LOAD_PLUGINS would load nothing. A plugin
+    installed but not loaded (disabled, not selected, broken: reported as such) is left to the
+    failure policy."""
+    installed = {info.name for info in plugins.entries.values()}
+    for capability in CAPABILITIES:
+        chain = settings.capability(capability).chain or []
+        unknown = [name for name in chain if name not in installed]
+        if unknown:
+            names = ", ".join(map(repr, unknown))
+            raise UnknownPlugins(
+                f"hooks.{capability}.chain names no installed plugin: {names}; "
+                f"installed: {', '.join(sorted(installed)) or 'none'}"
+            )
+        implementing = {name for name, _ in plugins.implementations(capability)}
+        for name in chain:
+            info = plugins.entries.get(name)
+            if info is not None and info.status == "loaded" and name not in implementing:
+                raise UnknownPlugins(
+                    f"hooks.{capability}.chain: plugin {name!r} does not implement {capability} "
+                    f"(its hooks: {', '.join(info.hooks) or 'none'})"
+                )
+
+
 @dataclass(slots=True)
 class _Pending:
     """A decision under way: what the chain walk and the cache need to know of it."""
@@ -253,6 +279,7 @@ class Dispatcher:
             settings = registry.settings.hooks if registry is not None else HooksSettings()
         self.settings = settings
         self.plugins = plugins if plugins is not None else plugin_manager()
+        check_chains(settings, self.plugins)
         self.metrics = metrics if metrics is not None else DEFAULT_METRICS
         self._caches: dict[str, TTLCache[tuple[int | None, Outcome]]] = {
             c: TTLCache(settings.cache_size) for c in DECISIONS

@@ -31,6 +31,32 @@ _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110 token
 # (RFC 9110 field-content; HTTP drops them at either end). The OpenAPI schema shows this.
 HEADER_VALUE_PATTERN = r"^(?:[\x21-\x7e](?:[\t\x20-\x7e]*[\x21-\x7e])?)?$"
 _HEADER_VALUE = re.compile(HEADER_VALUE_PATTERN)
+# Headers HTTP sets for each message (framing: Content-Length, Transfer-Encoding, Host) or
+# each connection (hop-by-hop, RFC 9110 7.6.1, and the older names still in use): a stored
+# one, sent beside the client's own, desynchronises a pooled connection to the service.
+CONNECTION_HEADERS = frozenset(
+    {
+        "connection",
+        "content-length",
+        "host",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+    }
+)
+# A header name that can be stored, for the OpenAPI schema (a JSON schema has no
+# case-insensitive match: each letter is spelled in both cases).
+HEADER_NAME_PATTERN = "^(?!(?:{})$)[!#$%&'*+.^_`|~0-9A-Za-z-]+$".format(
+    "|".join(
+        "".join(f"[{c.upper()}{c}]" if c.isalpha() else c for c in name)
+        for name in sorted(CONNECTION_HEADERS)
+    )
+)
 # Levels of nested objects and arrays in a stored params, data or headers value ({"a": 1} is
 # one): MariaDB's JSON check refuses 32 (MySQL allows 100, PostgreSQL and SQLite far more).
 MAX_JSON_DEPTH = 31
@@ -186,6 +212,11 @@ def _headers(value: Any) -> dict[str, str]:
     for key, item in headers.items():
         if not _HEADER_NAME.fullmatch(key):
             raise ValueError(f"header name {key!r} is not a valid HTTP header name")
+        if key.lower() in CONNECTION_HEADERS:
+            raise ValueError(
+                f"header {key!r} cannot be stored: HTTP sets it for each message or connection "
+                "(framing, hop-by-hop)"
+            )
         if not isinstance(item, str):
             raise ValueError(f"header {key!r} must have a string value")
         problem = _header_value_problem(item)

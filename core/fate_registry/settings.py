@@ -15,11 +15,14 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
+    EnvSettingsSource,
     NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
     TomlConfigSettingsSource,
 )
 
@@ -305,6 +308,41 @@ class GrantsSettings(BaseModel):
     datasets: bool = Field(default=True, description="check the job's datasets")
 
 
+class InvalidVariable(ValueError):
+    """A FATE_REGISTRY_* variable whose value cannot be read: JSON that is not."""
+
+
+class _Environment(EnvSettingsSource):
+    """The environment as pydantic-settings reads it, but a value that is not JSON is named by
+    its variable: pydantic-settings names only the top-level setting ("error parsing value for
+    field 'hooks'"), not which of the FATE_REGISTRY_HOOKS* variables, nor why."""
+
+    def decode_complex_value(self, field_name: str, field: FieldInfo, value: Any) -> Any:
+        try:
+            return super().decode_complex_value(field_name, field, value)
+        except json.JSONDecodeError as exc:  # its text quotes no part of the value
+            variable = self._variable(field_name, value)
+            raise InvalidVariable(f"{variable}: not valid JSON: {exc}") from None
+
+    def _variable(self, field_name: str, value: Any) -> str:
+        """The variable holding ``value`` for ``field_name`` (top-level or the last of a nested
+        name: ``hooks__permission``)."""
+        top = f"{self.env_prefix}{field_name}".lower()
+        for name, held in self.env_vars.items():
+            lower = name.lower()
+            if held == value and (lower == top or lower.endswith(f"__{field_name.lower()}")):
+                return name.upper()
+        return top.upper()
+
+    def __call__(self) -> dict[str, Any]:
+        try:
+            return super().__call__()
+        except SettingsError as exc:
+            if isinstance(exc.__cause__, InvalidVariable):
+                raise exc.__cause__ from None
+            raise
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="FATE_REGISTRY_",
@@ -420,10 +458,12 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        sources: list[PydanticBaseSettingsSource] = [init_settings, _Environment(settings_cls)]
         config_file = settings_cls.model_config.get("toml_file") or os.environ.get(CONFIG_ENV)
         if config_file:
             path = Path(str(config_file))
+            if path.is_dir():
+                raise IsADirectoryError(f"config file {str(path)!r} is a directory, not a file")
             if not path.is_file():
                 raise FileNotFoundError(f"config file {str(path)!r} does not exist")
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))

@@ -34,13 +34,30 @@ import urllib3
 from requests.adapters import HTTPAdapter
 
 from fate_registry.context import HOP_HEADER, HookContext
-from fate_registry.models import ResolvedService
+from fate_registry.models import CONNECTION_HEADERS, ResolvedService
 
 RETRY_STATUSES = frozenset({502, 503, 504})
 BACKOFF_BASE = 0.05  # seconds; doubled per retry, with full jitter
 MIN_ATTEMPT = 0.01  # an attempt with less time left than this is not started
 MAX_REPLY = 1 << 20  # bytes a JSON reply may have
 CHUNK = 1 << 16  # bytes read at most at once
+# Headers this plugin sets on its requests: the body's type, the hop header, the signing
+# headers. A stored header of one of these names is never sent, whether or not the request at
+# hand carries the plugin's own: sent beside it or in its place, it would misdescribe the
+# body, hide a loop or forge a signature.
+OWN_HEADERS = frozenset(
+    {
+        "content-type",
+        HOP_HEADER.lower(),
+        "webhook-id",
+        "webhook-timestamp",
+        "webhook-signature",
+        "webhook-body",
+    }
+)
+# Registration refuses the framing and hop-by-hop ones; a row stored before it did may hold
+# them, and they are not sent either.
+NOT_SENT = OWN_HEADERS | CONNECTION_HEADERS
 
 
 def describe(service: ResolvedService) -> str:
@@ -198,9 +215,12 @@ def signing_headers(
 def request_headers(
     context: HookContext, service: ResolvedService, headers: dict[str, str] | None = None
 ) -> dict[str, str]:
-    """The service's stored headers, then ``headers``, then the hop header, last so that no
-    stored header can drop it: a fate-registry refuses the call (a loop, http/loops.py)."""
-    return {**service.headers, **(headers or {}), HOP_HEADER: context.decision_id}
+    """The service's stored headers but those NOT_SENT, then ``headers``, then the hop header:
+    a fate-registry refuses a call that carries it (a loop, http/loops.py)."""
+    stored = {
+        name: value for name, value in service.headers.items() if name.lower() not in NOT_SENT
+    }
+    return {**stored, **(headers or {}), HOP_HEADER: context.decision_id}
 
 
 def json_payload(service: ResolvedService, json_body: dict[str, Any]) -> bytes:

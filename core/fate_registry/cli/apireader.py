@@ -15,11 +15,19 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from .common import EXIT_FAILED, EXIT_INVALID, CliError, JsonFlag, open_local_registry
+from .common import (
+    EXIT_FAILED,
+    EXIT_INVALID,
+    EXIT_NOT_FOUND,
+    CliError,
+    JsonFlag,
+    open_local_registry,
+)
 from .output import print_json
 
 if TYPE_CHECKING:
     from ..apireader import Progress
+    from ..registry import Registry
 
 EXIT_CANCELLED = 130  # as a shell reports a process ended by Ctrl-C
 EXIT_TERMINATED = 143  # as a shell reports a process ended by SIGTERM
@@ -183,7 +191,8 @@ def fetch(
     from ..ids import InvalidIds
 
     filters = parameters(param or [])
-    reader = open_local_registry(ctx).api_reader(server)
+    registry = open_local_registry(ctx)
+    reader = registry.api_reader(server)
     view: PlainProgress | RichProgress = RichProgress() if sys.stderr.isatty() else PlainProgress()
     try:
         with sigterm_stops_the_fetch():
@@ -193,6 +202,8 @@ def fetch(
     except (InvalidIds, InvalidFetch) as exc:
         raise CliError(str(exc), EXIT_INVALID) from None
     except FetchFailed as exc:
+        if exc.step == "upload" and reader.server is not None:
+            _registered(registry, reader.server, exc)
         raise CliError(str(exc), EXIT_FAILED) from None  # it names its step
     except KeyboardInterrupt:
         raise CliError(f"cancelled: nothing written to {out}", EXIT_CANCELLED) from None
@@ -216,3 +227,14 @@ def fetch(
             f"{result.path}: {result.rows:,} rows, {result.bytes:,} bytes "
             f"(job {result.job_id}, {result.elapsed:.1f} s)"
         )
+
+
+def _registered(registry: Registry, server: str, failure: Exception) -> None:
+    """Nothing when ``server`` is registered; otherwise a CliError (exit 3) saying it is not,
+    then the failure (a plugin such as localfeatures may answer for a server not registered)."""
+    from ..errors import ServerNotFound
+
+    try:
+        registry.server(server)
+    except ServerNotFound as exc:
+        raise CliError(f"{exc}: {failure}", EXIT_NOT_FOUND) from None

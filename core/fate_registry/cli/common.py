@@ -102,13 +102,15 @@ def config_candidates() -> list[tuple[Path, str]]:
 
 
 def _load_settings(config: Path | None, overrides: dict[str, Any]) -> Settings:
+    import tomllib
+
     from pydantic import ValidationError
 
-    from ..settings import UnknownVariables, load_settings
+    from ..settings import InvalidVariable, UnknownVariables, load_settings
 
     try:
         return load_settings(config, **overrides)
-    except (FileNotFoundError, UnknownVariables) as exc:
+    except (FileNotFoundError, IsADirectoryError, UnknownVariables, InvalidVariable) as exc:
         raise CliError(str(exc), EXIT_INVALID) from None
     except ValidationError as exc:
         problems = []
@@ -123,7 +125,7 @@ def _load_settings(config: Path | None, overrides: dict[str, Any]) -> Settings:
             f"invalid settings (from {source}FATE_REGISTRY_* variables): {'; '.join(problems)}",
             EXIT_INVALID,
         ) from None
-    except ValueError as exc:  # tomllib.TOMLDecodeError
+    except tomllib.TOMLDecodeError as exc:
         raise CliError(f"config file {config}: not valid TOML: {exc}", EXIT_INVALID) from None
 
 

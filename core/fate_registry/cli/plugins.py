@@ -118,7 +118,7 @@ def call(
                 f"{capability.value} is not offered by the hook gateway: run 'call' without --url",
                 EXIT_INVALID,
             )
-        _call_remote(open_registry(ctx), capability.value, request, fmt)
+        _call_remote(open_registry(ctx), capability.value, request, json_file, fmt)
         return
     from ..dispatch import InvalidRequest
 
@@ -156,10 +156,20 @@ def call(
         raise typer.Exit(1)
 
 
-def _call_remote(client: Any, capability: str, request: Any, fmt: Output) -> None:
-    """A decision through the hook gateway: the verdict, FATE's code and message, the time."""
+def _call_remote(client: Any, capability: str, request: Any, json_file: str, fmt: Output) -> None:
+    """A decision through the hook gateway: the verdict, FATE's code and message, the time. A
+    token the gateway refuses raises (exit 2, as every remote command); so does a request it
+    cannot read, worded as ``call`` words it on the database."""
+    from ..client import RemoteError
+
     started = time.perf_counter()
-    reply = client.hook(capability, request)
+    try:
+        reply = client.hook(capability, request)
+    except RemoteError as exc:
+        if exc.status != 400:
+            raise
+        message = f"{json_file}: invalid {capability} request: {exc}"
+        raise CliError(message, EXIT_INVALID) from None
     elapsed = time.perf_counter() - started
     answer: dict[str, Any] = {
         "capability": capability,

@@ -53,30 +53,57 @@ def import_(
 @app.command("export")
 def export(
     ctx: typer.Context,
-    fmt: Annotated[Format, typer.Option("--format", help="Document format.")] = Format.yaml,
     output: Annotated[
+        str | None,
+        typer.Option(
+            "--output", "-o", metavar="FORMAT", help="Document format: yaml (default) or json."
+        ),
+    ] = None,
+    as_json: JsonFlag = False,
+    file: Annotated[
         Path | None,
-        typer.Option("--output", "-o", metavar="FILE", help="Write to FILE instead of stdout."),
+        typer.Option("--file", "-f", metavar="FILE", help="Write to FILE instead of stdout."),
+    ] = None,
+    fmt: Annotated[
+        Format | None, typer.Option("--format", help="The same as -o (kept for scripts).")
     ] = None,
 ) -> None:
-    """Export every server and service to a file.
+    """Export every server and service, to stdout or a file.
 
     In the form 'import' reads back. Not over --url: the HTTP API masks secret values.
     """
     from .. import transfer
 
+    chosen_format = _document_format(Format.json if as_json else output, fmt)
     document = transfer.export_document(open_local_registry(ctx))
-    text = transfer.dumps(document, fmt.value)
-    if output is None:
+    text = transfer.dumps(document, chosen_format.value)
+    if file is None:
         typer.echo(text, nl=False)
         return
-    partial = output.with_name(f".{output.name}.partial")
-    try:  # written beside, then renamed: a failure never leaves half a file at OUTPUT
+    partial = file.with_name(f".{file.name}.partial")
+    try:  # written beside, then renamed: a failure never leaves half a file at FILE
         partial.write_text(text, encoding="utf-8")
-        os.replace(partial, output)
+        os.replace(partial, file)
     except OSError as exc:
         partial.unlink(missing_ok=True)
-        raise CliError(f"cannot write {output}: {exc.strerror}") from None
+        raise CliError(f"cannot write {file}: {exc.strerror}") from None
     services = sum(len(server["services"]) for server in document["servers"])
     count = len(document["servers"])
-    typer.echo(f"exported {count} server(s) and {services} service(s) to {output}", err=True)
+    typer.echo(f"exported {count} server(s) and {services} service(s) to {file}", err=True)
+
+
+def _document_format(output: str | None, fmt: Format | None) -> Format:
+    """The format of ``-o`` (or ``--format``), yaml by default. ``-o`` once named the
+    file: a value that is no format is refused with the option that names one now."""
+    if output is None:
+        return fmt or Format.yaml
+    if output.lower() not in set(Format):
+        formats = ("table", "plain")  # other commands' formats: not a document's
+        hint = "" if output.lower() in formats else f"; name the file with --file {output}"
+        raise CliError(
+            f"export: -o/--output is the format, yaml or json, not {output!r}{hint}", EXIT_INVALID
+        )
+    chosen = Format(output.lower())
+    if fmt is not None and fmt is not chosen:
+        raise CliError(f"export: -o {chosen} and --format {fmt} disagree: give one", EXIT_INVALID)
+    return chosen

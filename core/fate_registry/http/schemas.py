@@ -54,7 +54,7 @@ Headers = Annotated[
             "anyOf": [
                 {
                     "type": "object",
-                    "propertyNames": {"pattern": r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"},
+                    "propertyNames": {"pattern": models.HEADER_NAME_PATTERN},
                     "additionalProperties": {
                         "type": "string",
                         "pattern": models.HEADER_VALUE_PATTERN,

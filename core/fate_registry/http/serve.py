@@ -16,6 +16,7 @@ import uvicorn
 from pydantic import SecretStr
 from uvicorn.config import LOGGING_CONFIG
 
+from ..dispatch import check_chains
 from ..models import base_url
 from ..plugins import plugin_manager
 from ..registry import Registry
@@ -182,7 +183,8 @@ def serve(
         "proxy_headers": False,
         "server_header": False,
     }
-    plugin_manager()  # a typo in FATE_REGISTRY_LOAD_PLUGINS is an error now, not per decision
+    # A typo in FATE_REGISTRY_LOAD_PLUGINS or a chain is an error now, not per decision.
+    check_chains(settings.hooks, plugin_manager())
     sock = listen(settings.host, settings.port)
     if workers > 1:
         # Each worker process builds its own app and registry from these variables. A database
