@@ -3,7 +3,9 @@
 ``POST /v1/hook/<capability>`` accepts exactly what FATE Flow 1.11 sends (with its quirks:
 ``src_role`` null, ``site_signature`` null, its stored ``data`` merged in) and answers what it
 reads: HTTP 200 always, ``code`` (0 allows) and ``msg``; a signature in both ``data`` and
-``site_signature``. ``GET /metrics`` serves the plugin framework's Prometheus metrics.
+``site_signature``. ``POST /v2/hook/<capability>`` accepts FATE Flow 2.x's hook parameters as
+contrib/fate-flow-hooks sends them, maps them onto the same requests (``fate2``) and answers in
+2.x's envelope and codes. ``GET /metrics`` serves the plugin framework's Prometheus metrics.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from ..capabilities import (
     SiteAuthenticationRequest,
 )
 from ..dispatch import Dispatcher, Outcome
+from ..fate2 import REQUESTS as FATE2_REQUESTS
+from ..fate2 import fate2_code
 from ..logsafe import printable
 from ..registry import Registry
 from ..settings import Settings
@@ -52,6 +56,19 @@ class HookReply(BaseModel):
 class SignatureReply(HookReply):
     data: str | None = Field(default=None, description="the signature (FATE Flow reads this)")
     site_signature: str | None = Field(default=None, description="the signature (published doc)")
+
+
+class HookReply2(BaseModel):
+    """What contrib/fate-flow-hooks reads for FATE Flow 2.x: 2.x's envelope and codes."""
+
+    code: int = Field(
+        description="0 allows; otherwise a FATE Flow 2.x code (5001 bad request, 5003 "
+        "authentication, 5005 permission, 6000 no decision could be had)"
+    )
+    message: str = Field(description="why")
+    decision_id: str | None = Field(default=None, description="the id the decision is logged under")
+    failed_open: bool = Field(default=False, description="a plugin failed and policy allowed")
+    data: str | None = Field(default=None, description="the signature, for signature")
 
 
 def _dispatcher(request: Request) -> Dispatcher:
@@ -94,23 +111,33 @@ REQUEST_MODELS: dict[str, type[BaseModel]] = {
     "site_authentication": SiteAuthenticationRequest,
     "permission": PermissionRequest,
 }
-PATHS = {f"/v1/hook/{capability}": capability for capability in REQUEST_MODELS}
+# path -> (capability, the FATE Flow major whose requests it reads)
+PATHS: dict[str, tuple[str, int]] = {
+    **{f"/v1/hook/{capability}": (capability, 1) for capability in REQUEST_MODELS},
+    **{f"/v2/hook/{capability}": (capability, 2) for capability in FATE2_REQUESTS},
+}
 
 
-async def _decide(request: Request, capability: str) -> Response:
-    """The reply to a gateway request: the decision, or a refusal before any (HTTP 200)."""
-    try:
-        await _gateway_access(request)
-        try:
-            body = REQUEST_MODELS[capability].model_validate_json(await request.body())
-        except ValidationError as exc:  # worded like FastAPI's own validation errors
-            errors = [{**error, "loc": ("body", *error["loc"])} for error in exc.errors()]
-            problems = validation_problems(RequestValidationError(errors))
-            return error_reply(request, 400, problems_message(problems))
-    except APIError as exc:
-        return error_reply(request, exc.status, exc.message, exc.headers)
-    outcome = await _dispatcher(request).decide_async(capability, body)
-    reply: dict[str, Any] = {
+def _request_of(capability: str, major: int, raw: bytes) -> BaseModel:
+    """The request plugins get, from a body sent by FATE Flow ``major``; ValidationError when
+    it is not what that FATE Flow sends."""
+    if major == 2:
+        return FATE2_REQUESTS[capability].model_validate_json(raw).contract()
+    return REQUEST_MODELS[capability].model_validate_json(raw)
+
+
+def _reply(capability: str, major: int, outcome: Outcome) -> dict[str, Any]:
+    if major == 2:
+        reply: dict[str, Any] = {
+            "code": fate2_code(outcome.code),
+            "message": outcome.message,
+            "decision_id": outcome.decision_id,
+            "failed_open": outcome.failed_open,
+        }
+        if capability == "signature":
+            reply["data"] = outcome.signature
+        return reply
+    reply = {
         "code": outcome.code,
         "msg": outcome.message,
         "retcode": outcome.code,
@@ -120,6 +147,23 @@ async def _decide(request: Request, capability: str) -> Response:
     }
     if capability == "signature":
         reply["data"] = reply["site_signature"] = outcome.signature
+    return reply
+
+
+async def _decide(request: Request, capability: str, major: int = 1) -> Response:
+    """The reply to a gateway request: the decision, or a refusal before any (HTTP 200)."""
+    try:
+        await _gateway_access(request)
+        try:
+            body = _request_of(capability, major, await request.body())
+        except ValidationError as exc:  # worded like FastAPI's own validation errors
+            errors = [{**error, "loc": ("body", *error["loc"])} for error in exc.errors()]
+            problems = validation_problems(RequestValidationError(errors))
+            return error_reply(request, 400, problems_message(problems))
+    except APIError as exc:
+        return error_reply(request, exc.status, exc.message, exc.headers)
+    outcome = await _dispatcher(request).decide_async(capability, body)
+    reply = _reply(capability, major, outcome)
     return Response(json.dumps(reply, ensure_ascii=False), media_type="application/json")
 
 
@@ -130,11 +174,11 @@ class HookGateway:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        capability = PATHS.get(scope["path"]) if scope["type"] == "http" else None
-        if capability is None or scope["method"] != "POST":
+        route = PATHS.get(scope["path"]) if scope["type"] == "http" else None
+        if route is None or scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
-        response = await _decide(Request(scope, receive), capability)
+        response = await _decide(Request(scope, receive), *route)
         await response(scope, receive, send)
 
 
@@ -187,6 +231,44 @@ async def site_authentication(request: Request) -> Response:
 )
 async def permission(request: Request) -> Response:
     return await _decide(request, "permission")
+
+
+router_v2 = APIRouter(
+    prefix="/v2/hook",
+    tags=["hook gateway (FATE Flow 2.x)"],
+    responses={
+        200: {
+            "description": "the decision, or a refusal before any (a body that is not what "
+            "contrib/fate-flow-hooks sends for FATE Flow 2.x: code 5001; a missing token: "
+            "code 5003): always HTTP 200"
+        }
+    },
+)
+_SUMMARIES_V2 = {
+    "client_authentication": "Authenticate a client of FATE Flow 2.x",
+    "signature": "Sign a body FATE Flow 2.x sends to another site",
+    "site_authentication": "Verify another site's request to FATE Flow 2.x",
+    "permission": "Allow a job another site asks FATE Flow 2.x to create",
+}
+
+
+def _route_v2(capability: str) -> Any:
+    async def decide(request: Request) -> Response:
+        return await _decide(request, capability, 2)
+
+    decide.__name__ = f"{capability}_v2"
+    return decide
+
+
+for _capability, _model in FATE2_REQUESTS.items():
+    router_v2.add_api_route(
+        f"/{_capability}",
+        _route_v2(_capability),
+        methods=["POST"],
+        response_model=HookReply2,
+        summary=_SUMMARIES_V2[_capability],
+        openapi_extra=_documented(_model),
+    )
 
 
 metrics_router = APIRouter(tags=["health"])
@@ -247,6 +329,7 @@ def install(app: FastAPI) -> None:
     """Mount the gateway and /metrics, and let the client_authentication chain admit writes
     when admin tokens are set or ``hooks.api_authentication`` is on."""
     app.include_router(router)
+    app.include_router(router_v2)
     app.include_router(metrics_router)
     app.state.hook_gateway = True
     settings: Settings = app.state.settings
