@@ -355,3 +355,30 @@ def test_a_registry_that_is_down_is_a_refusal_not_an_allow(start: Any) -> None:
         "site signature failed: fate-registry could not be reached for signature "
         "(ConnectionError); refused"
     )
+
+
+def test_the_lines_docs_fate_flow_md_gives_make_every_decision_ask_the_registry(
+    sites: dict[str, Any], tmp_path: Path, host_grants: Any
+) -> None:
+    """docs/fate-flow.md's service_conf.yaml for 2.x, as written but for the URL and token."""
+    import re
+
+    import yaml
+
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "fate-flow.md").read_text()
+    blocks = [yaml.safe_load(b) for b in re.findall(r"```yaml\n(.*?)```", docs, re.S)]
+    (conf,) = [b for b in blocks if "fate_registry" in b and b["authentication"]["client"] is True]
+    conf["party_id"] = HOST
+    conf["fate_registry"].update({"url": sites[HOST][0], "token": TOKEN})
+    with fate_flow_process(conf, tmp_path / "fate", major=2) as hooks:
+        assert [len(getattr(hooks, kind)) for kind in ("CLIENT_AUTHENTICATION", "SITE_SIGNATURE",
+                "SITE_AUTHENTICATION", "PERMISSION_CHECK")] == [1, 1, 1, 1]  # fmt: skip
+        from fate_flow.utils.permission_utils import create_job_request_check
+
+        body = create_body("2.2", "host", HOST)
+        with site_request({"initiator-party-id": GUEST}.items(), body, CREATE):
+            refused = create_job_request_check()  # no grants: the grants plugin refuses
+            host_grants.grant(GUEST, components=["*"], datasets=[HOST_TABLE])
+            allowed = create_job_request_check()
+        assert refused is not None and refused["code"] == 5005
+        assert allowed is None  # FATE Flow goes on creating the job
