@@ -380,3 +380,29 @@ def test_the_2x_gateway_is_in_the_openapi_document(make_client: Any) -> None:  #
     paths = client.get("/openapi.json").json()["paths"]
     for capability in REQUESTS:
         assert f"/v2/hook/{capability}" in paths
+
+
+READ_PROTECTION = {"admin_tokens": ["gateway-test-token"], "hooks": {"gateway_protection": "read"}}
+
+
+@pytest.mark.parametrize(
+    ("settings", "secured"),
+    [
+        ({}, False),
+        ({"admin_tokens": ["gateway-test-token"]}, True),
+        (READ_PROTECTION, False),
+        ({**READ_PROTECTION, "protect_reads": True}, True),
+    ],
+    ids=["no tokens", "tokens", "protected like open reads", "protected like reads"],
+)
+def test_the_openapi_document_says_when_the_gateway_needs_a_token(
+    make_client: Any,  # noqa: F811
+    settings: dict[str, Any],
+    secured: bool,
+) -> None:
+    client, _ = make_client(**settings)
+    paths = client.get("/openapi.json").json()["paths"]
+    for capability in REQUESTS:
+        for version in ("v1", "v2"):
+            operation = paths[f"/{version}/hook/{capability}"]["post"]
+            assert ("security" in operation) == secured, (version, capability)

@@ -76,24 +76,15 @@ def _dispatcher(request: Request) -> Dispatcher:
     return registry.hooks
 
 
+def _gateway_action(settings: Settings) -> Action:
+    return "read" if settings.hooks.gateway_protection == "read" else "write"
+
+
 async def _gateway_access(request: Request) -> None:
     # Admin tokens only: FATE Flow sends its hook server no credentials, and running the
     # client_authentication chain here would cost an outbound call per decision.
-    settings: Settings = request.app.state.settings
-    action: Action = "read" if settings.hooks.gateway_protection == "read" else "write"
-    await authorize(request, action, chain=False)
+    await authorize(request, _gateway_action(request.app.state.settings), chain=False)
 
-
-router = APIRouter(
-    prefix="/v1/hook",
-    tags=["hook gateway"],
-    responses={
-        200: {
-            "description": "the decision, or a refusal before any decision (a body that is not "
-            "what FATE Flow sends: code 101; a missing token: code 109): always HTTP 200"
-        }
-    },
-)
 
 # Every call FATE Flow serves runs client authentication through here, so the path is kept
 # short (see docs/performance.md). HookGateway, an ASGI layer inside the body checks, answers
@@ -193,82 +184,68 @@ def _documented(model: type[BaseModel]) -> dict[str, Any]:
     }
 
 
-@router.post(
-    "/client_authentication",
-    response_model=HookReply,
-    summary="Authenticate a client",
-    openapi_extra=_documented(ClientAuthenticationRequest),
-)
-async def client_authentication(request: Request) -> Response:
-    return await _decide(request, "client_authentication")
-
-
-@router.post(
-    "/signature",
-    response_model=SignatureReply,
-    summary="Sign a body for another site",
-    openapi_extra=_documented(SignatureRequest),
-)
-async def signature(request: Request) -> Response:
-    return await _decide(request, "signature")
-
-
-@router.post(
-    "/site_authentication",
-    response_model=HookReply,
-    summary="Verify another site's signature",
-    openapi_extra=_documented(SiteAuthenticationRequest),
-)
-async def site_authentication(request: Request) -> Response:
-    return await _decide(request, "site_authentication")
-
-
-@router.post(
-    "/permission",
-    response_model=HookReply,
-    summary="Allow a job from another site",
-    openapi_extra=_documented(PermissionRequest),
-)
-async def permission(request: Request) -> Response:
-    return await _decide(request, "permission")
-
-
-router_v2 = APIRouter(
-    prefix="/v2/hook",
-    tags=["hook gateway (FATE Flow 2.x)"],
-    responses={
-        200: {
-            "description": "the decision, or a refusal before any (a body that is not what "
-            "contrib/fate-flow-hooks sends for FATE Flow 2.x: code 5001; a missing token: "
-            "code 5003): always HTTP 200"
-        }
-    },
-)
-_SUMMARIES_V2 = {
-    "client_authentication": "Authenticate a client of FATE Flow 2.x",
-    "signature": "Sign a body FATE Flow 2.x sends to another site",
-    "site_authentication": "Verify another site's request to FATE Flow 2.x",
-    "permission": "Allow a job another site asks FATE Flow 2.x to create",
+# The routes below document the gateway in /openapi.json (with the access it needs under the
+# settings: ``document_security`` marks it) and serve what HookGateway passes on.
+_SUMMARIES = {
+    "client_authentication": "Authenticate a client",
+    "signature": "Sign a body for another site",
+    "site_authentication": "Verify another site's signature",
+    "permission": "Allow a job from another site",
 }
 
 
-def _route_v2(capability: str) -> Any:
+def _route(capability: str, major: int) -> Any:
     async def decide(request: Request) -> Response:
-        return await _decide(request, capability, 2)
+        return await _decide(request, capability, major)
 
-    decide.__name__ = f"{capability}_v2"
+    decide.__name__ = capability if major == 1 else f"{capability}_v2"
     return decide
 
 
-for _capability, _model in FATE2_REQUESTS.items():
-    router_v2.add_api_route(
-        f"/{_capability}",
-        _route_v2(_capability),
-        methods=["POST"],
-        response_model=HookReply2,
-        summary=_SUMMARIES_V2[_capability],
-        openapi_extra=_documented(_model),
+def hook_routers(access: Action) -> list[APIRouter]:
+    """The gateway's documented routes: FATE Flow 1.x's (/v1/hook) and 2.x's (/v2/hook)."""
+    always_200 = "always HTTP 200"
+    v1 = APIRouter(
+        prefix="/v1/hook",
+        tags=["hook gateway"],
+        responses={
+            200: {
+                "description": "the decision, or a refusal before any decision (a body that is "
+                "not what FATE Flow sends: code 101; a missing token: code 109): " + always_200
+            }
+        },
     )
+    v2 = APIRouter(
+        prefix="/v2/hook",
+        tags=["hook gateway (FATE Flow 2.x)"],
+        responses={
+            200: {
+                "description": "the decision, or a refusal before any (a body that is not what "
+                "contrib/fate-flow-hooks sends for FATE Flow 2.x: code 5001; a missing token: "
+                "code 5003): " + always_200
+            }
+        },
+    )
+    for capability, model in REQUEST_MODELS.items():
+        reply: type[BaseModel] = SignatureReply if capability == "signature" else HookReply
+        v1.add_api_route(
+            f"/{capability}",
+            _route(capability, 1),
+            methods=["POST"],
+            response_model=reply,
+            summary=_SUMMARIES[capability],
+            openapi_extra={**_documented(model), "x-access": access},
+        )
+    for capability, model2 in FATE2_REQUESTS.items():
+        v2.add_api_route(
+            f"/{capability}",
+            _route(capability, 2),
+            methods=["POST"],
+            response_model=HookReply2,
+            summary=f"{_SUMMARIES[capability]} (FATE Flow 2.x)",
+            openapi_extra={**_documented(model2), "x-access": access},
+        )
+    return [v1, v2]
 
 
 metrics_router = APIRouter(tags=["health"])
@@ -328,10 +305,10 @@ async def client_authenticator(request: Request, action: Action) -> bool:
 def install(app: FastAPI) -> None:
     """Mount the gateway and /metrics, and let the client_authentication chain admit writes
     when admin tokens are set or ``hooks.api_authentication`` is on."""
-    app.include_router(router)
-    app.include_router(router_v2)
+    settings: Settings = app.state.settings
+    for hook_router in hook_routers(_gateway_action(settings)):
+        app.include_router(hook_router)
     app.include_router(metrics_router)
     app.state.hook_gateway = True
-    settings: Settings = app.state.settings
     if settings.admin_tokens or settings.hooks.api_authentication:
         app.state.client_authenticator = client_authenticator
