@@ -20,7 +20,6 @@ from fate_flow.hook.common import parameters
 
 ROUTE = f"/v{MAJOR}/hook"  # the gateway reads each line's parameters at its own route
 PARTY_ID: Any = getattr(_settings, "PARTY_ID", "")  # service_conf.yaml's party_id
-LOCAL_PARTY_ID = "0"  # what both lines call this site
 
 # The codes of a refusal the hooks make themselves: 1.x's RetCode.EXCEPTION_ERROR and
 # CONNECTION_ERROR; 2.x has one code for both, ReturnCode.Server.EXCEPTION.

@@ -90,7 +90,10 @@ def settings() -> Settings:
                     f"FATE Flow's configuration reader is missing: {exc}"
                 ) from None
             except ValueError as exc:  # FATE Flow 2.x's reader: a file that is not a mapping
-                raise _misconfigured(f"service_conf.yaml cannot be read ({exc})") from None
+                log.error("fate_registry_hooks cannot read its section: %s", exc)
+                raise _misconfigured(
+                    "service_conf.yaml cannot be read (see the stat log)"
+                ) from None
             _settings = parse_settings(section)
         return _settings
 

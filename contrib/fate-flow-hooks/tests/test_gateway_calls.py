@@ -170,3 +170,19 @@ def test_settings_are_read_with_their_defaults(start_fate_flow):
 
     settings = gateway.parse_settings({"url": "https://registry.example:9390/", "token": ""})
     assert settings == gateway.Settings("https://registry.example:9390", None, 10.0)
+
+
+def test_a_local_service_conf_2x_cannot_read_refuses_without_naming_its_path(
+    start_fate_flow, gateway, tmp_path
+):
+    conf = readme_service_conf(2)
+    del conf["fate_registry"]
+    hooks = start_fate_flow(2, conf=conf)
+    (tmp_path / "fate" / "conf" / "local.service_conf.yaml").write_text("- not a mapping\n")
+    result = permission(hooks, 2)
+    assert (result.code, result.message) == (
+        6000,
+        "fate_registry_hooks is not configured: service_conf.yaml cannot be read (see the "
+        "stat log); refused",
+    )
+    assert gateway.seen == []
