@@ -406,3 +406,25 @@ def test_the_openapi_document_says_when_the_gateway_needs_a_token(
         for version in ("v1", "v2"):
             operation = paths[f"/{version}/hook/{capability}"]["post"]
             assert ("security" in operation) == secured, (version, capability)
+
+
+def test_every_reference_in_the_openapi_document_resolves(make_client: Any) -> None:  # noqa: F811
+    """A reference to nothing (a nested model of a request) stops /redoc from rendering."""
+    client, _ = make_client()
+    document = client.get("/openapi.json").json()
+
+    def references(node: Any) -> Any:
+        if isinstance(node, dict):
+            if isinstance(node.get("$ref"), str):
+                yield node["$ref"]
+            for value in node.values():
+                yield from references(value)
+        elif isinstance(node, list):
+            for value in node:
+                yield from references(value)
+
+    for reference in set(references(document)):
+        target: Any = document
+        for part in reference.removeprefix("#/").split("/"):
+            assert isinstance(target, dict) and part in target, reference
+            target = target[part]

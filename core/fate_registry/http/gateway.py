@@ -174,12 +174,25 @@ class HookGateway:
 
 
 def _documented(model: type[BaseModel]) -> dict[str, Any]:
-    """The route's request body in the OpenAPI document, as FastAPI would show a body param."""
-    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    """The route's request body in the OpenAPI document, as FastAPI would show a body param.
+    Nested models are written in place: the document has no component for them to refer to."""
+    schema = model.model_json_schema(ref_template="{model}")
+    definitions = schema.pop("$defs", {})
+
+    def inline(node: Any) -> Any:
+        if isinstance(node, dict):
+            written = {key: inline(value) for key, value in node.items() if key != "$ref"}
+            if "$ref" in node:  # the model, with what the field says of it (its description)
+                return {**inline(definitions[node["$ref"]]), **written}
+            return written
+        if isinstance(node, list):
+            return [inline(value) for value in node]
+        return node
+
     return {
         "requestBody": {
             "required": True,
-            "content": {"application/json": {"schema": schema}},
+            "content": {"application/json": {"schema": inline(schema)}},
         }
     }
 
