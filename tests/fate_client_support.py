@@ -1,13 +1,22 @@
-"""fate_client 1.11.3's own request code, as the reference our plugins interoperate with.
+"""fate_client's own request code, as the reference our plugins interoperate with: 1.11.3
+(top-level ``flow_sdk``), and 2.2.0 (``fate_client.flow_sdk``, FATE Flow 2.x's client).
 
-It is installed with ``--no-deps`` (tox.ini): its pins clash with ours, and the modules used here
-need only requests and click. Outside CI the tests that need it skip, naming the command.
+1.11.3 is installed with ``--no-deps`` (tox.ini): its pins clash with ours, and the modules used
+here need only requests and click. 2.2.0 is installed by the tests that use it into a directory
+of their own (``install``): the two share the distribution's name, not a module. Outside CI the
+tests that need them skip, naming the command; under CI=true they fail.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -15,6 +24,50 @@ import pytest
 import requests
 
 INSTALL = "pip install --no-deps fate-client==1.11.3"
+FATE_CLIENT_2 = "2.2.0"  # FATE Flow 2.x's client: the same signing code from 2.0.0 to 2.2.0
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def install(version: str, target: Path) -> Path:
+    """fate-client ``version`` (without its dependencies) in ``target``; skips (fails under CI)
+    when no package index answers."""
+    pip = [sys.executable, "-m", "pip", "install", "-q", "--no-deps"]
+    done = subprocess.run(
+        [*pip, "--target", str(target), f"fate-client=={version}"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if done.returncode != 0:
+        message = f"cannot install fate-client=={version}: {done.stderr.strip()[-500:]}"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    return target
+
+
+@functools.cache
+def _fate_client_2_path() -> Path:
+    """Installed once per machine: into a fresh directory, renamed into place (another test run
+    may be installing at the same moment)."""
+    final = Path(tempfile.gettempdir()) / f"fate-registry-tests-fate-client-{FATE_CLIENT_2}"
+    if not (final / "fate_client").is_dir():
+        fresh = install(FATE_CLIENT_2, Path(tempfile.mkdtemp(prefix="fate-client-")))
+        try:
+            fresh.rename(final)
+        except OSError:  # installed meanwhile by another run
+            shutil.rmtree(fresh, ignore_errors=True)
+    return final
+
+
+def fate_client_2() -> Any:
+    """fate_client 2.2.0's ``flow_sdk`` package, installed once per test run."""
+    path = str(_fate_client_2_path())
+    if path not in sys.path:
+        sys.path.append(path)
+    import fate_client.flow_sdk
+
+    return fate_client.flow_sdk
 
 
 def flow_sdk_base() -> Any:

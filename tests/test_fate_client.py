@@ -18,26 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fate_client_support import install
 from serve_support import start_serve
 
 SCRIPTS = Path(__file__).parent / "fate_client_scripts"
-IN_CI = os.environ.get("CI", "").lower() == "true"
-
-
-def install(version: str, target: Path) -> Path:
-    pip = [sys.executable, "-m", "pip", "install", "-q", "--no-deps"]
-    done = subprocess.run(
-        [*pip, "--target", str(target), f"fate-client=={version}"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    if done.returncode != 0:
-        message = f"cannot install fate-client=={version}: {done.stderr.strip()[-500:]}"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
-    return target
 
 
 @pytest.fixture(scope="module")

@@ -54,6 +54,22 @@ class _Request(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
 
+# The FATE Flow line a decision's request came from: 1 (1.9 to 1.11, the gateway's /v1/hook) or
+# 2 (2.0 to 2.2, /v2/hook, mapped by ``fate2``); plugins decide both with the same rules. The
+# fields only 2.x fills are left out of a 1.x request's dump, so that the ``http`` plugin sends
+# a 1.x request exactly as FATE Flow 1.x sent it.
+FateFlowMajor = Literal[1, 2]
+
+
+def _major_field() -> Any:
+    return Field(
+        default=1,
+        exclude_if=lambda major: major == 1,
+        description="the major version of the FATE Flow that asked: 1 (1.9 to 1.11; left "
+        "out when sent on) or 2 (2.0 to 2.2, whose request the gateway mapped onto this one)",
+    )
+
+
 def _party_id(value: Any) -> Any:
     if isinstance(value, float) and value.is_integer():  # 9999.0 is JSON Schema's integer 9999
         value = int(value)
@@ -168,6 +184,12 @@ class ClientAuthenticationRequest(_Request):
     json_body: Any = Field(
         default=None, alias="json", description="JSON body of the request, when it had one"
     )
+    method: str | None = Field(
+        default=None,
+        exclude_if=lambda method: method is None,
+        description="HTTP method of the request (FATE Flow 2.x passes it; 1.x not)",
+    )
+    fate_flow_major: FateFlowMajor = _major_field()
 
     model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
 
@@ -184,6 +206,7 @@ class SignatureRequest(_MergedRequest):
 
     party_id: PartyId = Field(description="id of this site, which signs")
     body: dict[str, Any] = Field(default_factory=dict, description="the body to be signed")
+    fate_flow_major: FateFlowMajor = _major_field()
 
 
 class SiteAuthenticationRequest(_MergedRequest):
@@ -196,6 +219,7 @@ class SiteAuthenticationRequest(_MergedRequest):
         "then sends null), which is refused with code 109 before any plugin runs",
     )
     body: dict[str, Any] = Field(default_factory=dict, description="the body that was signed")
+    fate_flow_major: FateFlowMajor = _major_field()
 
 
 class PermissionRequest(_Request):
@@ -222,8 +246,9 @@ class PermissionRequest(_Request):
     roles: dict[str, Any] | None = Field(default=None, description="every participant by role")
     component_list: list[Any] = Field(
         default_factory=list,
-        description="the job's component modules, lower-cased, as FATE Flow sends them "
-        "(reader, heterolr), not the DSL's instance names (reader_0)",
+        description="the job's components as its FATE Flow names them: 1.x the modules "
+        "lower-cased (reader, heterolr), not the DSL's instance names (reader_0); 2.x the "
+        "DAG's component_refs (reader, coordinated_lr)",
     )
     dataset_list: list[Any] = Field(
         default_factory=list, description="datasets the job reads here ({namespace, name})"
@@ -233,6 +258,12 @@ class PermissionRequest(_Request):
     component_parameters: dict[str, Any] | None = Field(
         default=None, description="parameters of each component"
     )
+    dag_schema: dict[str, Any] | None = Field(
+        default=None,
+        exclude_if=lambda dag: dag is None,
+        description="the job's DAG schema (FATE Flow 2.x; 1.x sends a dsl)",
+    )
+    fate_flow_major: FateFlowMajor = _major_field()
 
     @model_validator(mode="before")
     @classmethod

@@ -1,9 +1,11 @@
-"""The ``hmac`` plugin: client_authentication with FATE's HMAC-SHA1 request signature.
+"""The ``hmac`` plugin: client_authentication with FATE's HMAC-SHA1 request signature, and FATE
+Flow 2.x's MD5 one (``fate2``), chosen by the headers a request carries.
 
-Requests signed by fate_client's ``FlowClient`` and ``flow`` CLI are accepted unchanged, and
-FATE Flow 1.11's gaps are closed: several app keys, several secrets per key (rotation), a NONCE
-accepted once within the window (shared through the registry database), constant-time
-comparison, and refusals that tell the client what to fix without revealing any secret.
+Requests signed by fate_client's ``FlowClient`` and ``flow`` CLI (1.x and 2.x) are accepted
+unchanged, and FATE Flow's gaps are closed: several app keys, several secrets per key
+(rotation), a nonce accepted once within the window (shared through the registry database),
+constant-time comparison, and refusals that tell the client what to fix without revealing any
+secret.
 
 Not ``@nonblocking``: with the ``database`` nonce store every accepted request writes one row,
 which can wait on the database (docs/plugins.md has the measurement). With the ``memory`` store
@@ -15,8 +17,6 @@ from __future__ import annotations
 import hmac
 import json
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass
 
 from fate_registry import hookimpl
 from fate_registry.capabilities import ClientAuthenticationRequest, Decision
@@ -25,31 +25,12 @@ from fate_registry.logsafe import printable
 from fate_registry.nonces import MAX_NONCE, valid_nonce
 from fate_registry.settings import HmacSettings
 
+from . import fate2
 from .auth import HmacAuth
 from .scheme import form_text, sign, signed_bytes
+from .verified import Verified, header
 
 HEADERS = ("TIMESTAMP", "NONCE", "APP_KEY", "SIGNATURE")
-
-
-@dataclass(frozen=True, slots=True)
-class Verified:
-    """A request whose signature matched: its nonce still has to be new."""
-
-    app_key: str
-    nonce: str
-    timestamp: float  # seconds since the epoch
-
-
-def header(headers: Mapping[str, str], name: str) -> str | None:
-    """``headers.get(name)``, case-insensitive and with '-' and '_' alike, on any mapping."""
-    value = headers.get(name)
-    if value is not None:
-        return value
-    wanted = name.lower().replace("-", "_")
-    for key, found in headers.items():
-        if key.lower().replace("-", "_") == wanted:
-            return found
-    return None
 
 
 def body_bytes(request: ClientAuthenticationRequest) -> bytes:
@@ -73,7 +54,8 @@ def verify(
     if missing:
         return Decision.deny(
             f"missing header(s) {', '.join(missing)}: a signed request carries TIMESTAMP, "
-            "NONCE, APP_KEY and SIGNATURE"
+            "NONCE, APP_KEY and SIGNATURE (a FATE Flow 2.x client: appId, userName, Timestamp, "
+            "Nonce and Signature)"
         )
     timestamp, nonce, app_key, given = (str(values[name]) for name in HEADERS)
     try:
@@ -120,22 +102,32 @@ def client_authentication(
     if registry is None or not registry.settings.hmac.app_keys:
         return None  # not configured here: no opinion
     settings = registry.settings.hmac
-    result = verify(request, settings, time.time())
+    # (how to verify, the replay memory's scope, the nonce header's name, who signed)
+    if fate2.signed(request):
+        check, scope, nonce, signer = (
+            fate2.verify,
+            "hmac-fate2",
+            "Nonce",
+            "appId {} (FATE Flow 2.x)",
+        )
+    else:
+        check, scope, nonce, signer = verify, "hmac", "NONCE", "APP_KEY {}"
+    result = check(request, settings, time.time())
     if isinstance(result, Decision):
         return result
     first = registry.nonces.first_use(
-        f"hmac:{result.app_key}",
+        f"{scope}:{result.app_key}",
         result.nonce,
         result.timestamp + settings.window,
         shared=settings.nonce_store == "database",
     )
     if not first:
         return Decision.deny(
-            "NONCE was already used: a replayed request is refused; send a new NONCE with "
+            f"{nonce} was already used: a replayed request is refused; send a new {nonce} with "
             "every request"
         )
     return Decision.allow(
-        f"signed with APP_KEY {printable(result.app_key)}", principal=result.app_key
+        "signed with " + signer.format(printable(result.app_key)), principal=result.app_key
     )
 
 

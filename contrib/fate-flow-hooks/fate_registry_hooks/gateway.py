@@ -2,11 +2,12 @@
 reply. Whenever no answer can be had, it fails closed: a ``Refusal`` with a clear message.
 
 Settings come from the ``fate_registry`` section of FATE Flow's ``service_conf.yaml``, read with
-FATE's own ``get_base_config`` (so ``local.service_conf.yaml`` overrides it as usual).
+FATE Flow's own configuration reader (so ``local.service_conf.yaml`` overrides it as usual).
+FATE Flow 1.x's requests go to ``<url>/v1/hook/<capability>``, 2.x's to ``/v2/hook/...``, which
+answers in 2.x's codes.
 """
 
 import json
-import logging
 import math
 import threading
 from typing import Any, Dict, NamedTuple, Optional, Tuple
@@ -14,21 +15,13 @@ from urllib.parse import urlsplit
 
 import requests
 
-from . import __version__
+from . import __version__, flow
+from .flow import CONNECTION_ERROR, EXCEPTION_ERROR, log
 
 SECTION = "fate_registry"
 DEFAULT_TIMEOUT = 10.0
 MAX_TIMEOUT = 300.0
-
-# FATE Flow 1.x return codes (fate_flow.entity.RetCode).
-SUCCESS = 0
-EXCEPTION_ERROR = 100
-CONNECTION_ERROR = 105
-
-try:  # FATE Flow's own log, where operators look; a plain logger outside FATE Flow
-    from fate_flow.settings import stat_logger as log
-except ImportError:  # pragma: no cover - only outside FATE Flow and its stand-ins
-    log = logging.getLogger("fate_registry_hooks")
+SUCCESS = 0  # both lines
 
 
 class Refusal(Exception):
@@ -91,10 +84,17 @@ def settings() -> Settings:
     with _lock:
         if _settings is None:
             try:
-                from fate_arch.common.conf_utils import get_base_config
+                section = flow.get_base_config(SECTION, None)
             except ImportError as exc:
-                raise _misconfigured(f"FATE's fate_arch is not importable ({exc})") from None
-            _settings = parse_settings(get_base_config(SECTION, None))
+                raise _misconfigured(
+                    f"FATE Flow's configuration reader is missing: {exc}"
+                ) from None
+            except ValueError as exc:  # FATE Flow 2.x's reader: a file that is not a mapping
+                log.error("fate_registry_hooks cannot read its section: %s", exc)
+                raise _misconfigured(
+                    "service_conf.yaml cannot be read (see the stat log)"
+                ) from None
+            _settings = parse_settings(section)
         return _settings
 
 
@@ -110,7 +110,7 @@ def call(capability: str, payload: Dict[str, Any]) -> Dict[str, Any]:
     """POST ``payload`` to the gateway's ``capability`` and answer its JSON reply, which has an
     integer ``code``; a Refusal when there is no such reply."""
     config = settings()
-    url = f"{config.url}/v1/hook/{capability}"
+    url = f"{config.url}{flow.ROUTE}/{capability}"
     try:  # encoded here, so that what JSON cannot carry is named whatever requests' version
         body = json.dumps(payload, allow_nan=False).encode("utf-8")
     except (TypeError, ValueError) as exc:

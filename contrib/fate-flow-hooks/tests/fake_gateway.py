@@ -11,12 +11,13 @@ from typing import Any, Dict, Iterator, List
 class FakeGateway:
     def __init__(self) -> None:
         self.seen: List[Dict[str, Any]] = []
-        self.replies: Dict[str, Any] = {}  # path -> (status, body bytes or JSON, delay)
+        self.replies: Dict[str, Any] = {}  # capability -> (status, body bytes or JSON, delay)
         self.url = ""
         self.released = threading.Event()  # ends every delay at once when the test is over
 
     def answer(self, capability: str, reply: Any, status: int = 200, delay: float = 0) -> None:
-        self.replies[f"/v1/hook/{capability}"] = (status, reply, delay)
+        """Answer ``capability`` so, at either line's route (/v1/hook, /v2/hook)."""
+        self.replies[capability] = (status, reply, delay)
 
     def last(self) -> Dict[str, Any]:
         return self.seen[-1]
@@ -36,7 +37,8 @@ def _handler(gateway: FakeGateway) -> type:
                     "client_port": self.client_address[1],
                 }
             )
-            status, reply, delay = gateway.replies.get(self.path, (200, {"code": 0}, 0))
+            capability = self.path.rsplit("/", 1)[-1]
+            status, reply, delay = gateway.replies.get(capability, (200, {"code": 0}, 0))
             if delay:
                 gateway.released.wait(delay)
             data = reply if isinstance(reply, bytes) else json.dumps(reply).encode()

@@ -12,6 +12,7 @@ from conftest import open_registry
 
 from fate_registry import Registry
 from fate_registry.dispatch import Dispatcher
+from fate_registry.fate2 import Permission2
 from fate_registry.plugins import build_plugin_manager
 from fate_registry_casbin import policies_of
 
@@ -121,6 +122,31 @@ def test_permission_case(
     )
     assert words in outcome.message
     assert outcome.code == (0 if allowed else 108)
+
+
+def as_fate_flow_2_asks(request: dict[str, Any]) -> Any:
+    """The same job asked by FATE Flow 2.x, as the gateway's /v2/hook maps it: the initiator
+    as the source party, this site's role and party from the create request."""
+    src, role, party = request["src_party_id"], request["role"], request["party_id"]
+    sent = {
+        "party_id": src,
+        "roles": [{"role": "guest", "party_id": [src]}, {"role": role, "party_id": [party]}],
+        "component_list": request["component_list"],
+        "dataset_list": request["dataset_list"],
+        "dest_role": role,
+        "dest_party_id": party,
+    }
+    return Permission2.model_validate(sent).contract()
+
+
+@pytest.mark.parametrize(("request_", "allowed", "words"), [c[1:] for c in CASES],
+                         ids=[c[0] for c in CASES])  # fmt: skip
+def test_fate_flow_2x_gets_the_same_answer(
+    registry: Registry, request_: dict[str, Any], allowed: bool, words: str
+) -> None:
+    outcome = registry.hooks.permission(as_fate_flow_2_asks(request_))
+    assert (outcome.allowed, outcome.plugin) == (allowed, "casbin"), outcome.message
+    assert words in outcome.message
 
 
 def test_the_table_has_at_least_20_cases() -> None:

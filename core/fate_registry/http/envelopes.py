@@ -1,6 +1,7 @@
 """Reply envelopes: ``{retcode, retmsg, data}`` under /v1 (FATE Flow 1.x), ``{code, message,
 data}`` elsewhere (FATE Flow 2.x), ``{code, msg}`` on the hook gateway (what FATE Flow's hook
-client reads), and the return codes they share.
+client reads) and ``{code, message}`` in 2.x's codes on its /v2/hook side, and the return codes
+they share.
 
 The hook gateway answers every POST with HTTP 200: FATE Flow 1.11's hooks turn any other status
 into a generic "status code 400" failure, and read a refusal's reason only from the ``code`` and
@@ -15,6 +16,8 @@ from typing import Any, Generic, TypeVar
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+
+from ..fate2 import fate2_code
 
 T = TypeVar("T")
 
@@ -75,7 +78,7 @@ def is_v1(path: str) -> bool:
 
 
 def is_hook(path: str) -> bool:
-    return path.startswith("/v1/hook/")
+    return path.startswith(("/v1/hook/", "/v2/hook/"))
 
 
 def reply(
@@ -90,7 +93,10 @@ def reply(
     """The envelope of the API version that ``path`` belongs to."""
     body: dict[str, Any]
     if is_hook(path):
-        body = {"code": int(code), "msg": message, "retcode": int(code), "retmsg": message}
+        if path.startswith("/v2/"):  # contrib/fate-flow-hooks for FATE Flow 2.x reads 2.x's codes
+            body = {"code": fate2_code(int(code)), "message": message}
+        else:
+            body = {"code": int(code), "msg": message, "retcode": int(code), "retmsg": message}
         status = 405 if status == 405 else 200  # see the module docstring
     elif is_v1(path):
         body = {"retcode": int(code), "retmsg": message}
