@@ -9,6 +9,7 @@ from ..dispatch import Dispatcher
 from ..plugins import plugin_manager
 from ..registry import Registry
 from ..settings import Settings, masked_db_url
+from .header_limits import http_stack
 
 
 def summary(settings: Settings, registry: Registry, *, workers: int, insecure: bool) -> str:
@@ -46,6 +47,10 @@ def summary(settings: Settings, registry: Registry, *, workers: int, insecure: b
             f"budget {policy.total_budget:g} s, retries {policy.retries}, failure_policy "
             f"{policy.failure_policy}, default {policy.default}, {cache}"
         )
+    lines.append(
+        f"http: uvicorn with {http_stack()}; request line and headers at most "
+        f"{settings.max_header_bytes} bytes, {settings.max_headers} header fields"
+    )
     lines.append(f"protections: {protections(settings, insecure)}")
     return "\n  ".join(lines)
 
