@@ -22,6 +22,8 @@ def summary(settings: Settings, registry: Registry, *, workers: int, insecure: b
         f"fate-registry {__version__} on {address} ({workers} worker{'s' * (workers > 1)})",
         f"database: {masked_db_url(settings.db_url.get_secret_value())}, schema {version} "
         f"({state}), revision {registry.revision}",
+        f"http: uvicorn with {http_stack()}; request line and headers at most "
+        f"{settings.max_header_bytes} bytes, {settings.max_headers} header fields",
     ]
     manager = plugin_manager()
     plugins = [
@@ -47,10 +49,6 @@ def summary(settings: Settings, registry: Registry, *, workers: int, insecure: b
             f"budget {policy.total_budget:g} s, retries {policy.retries}, failure_policy "
             f"{policy.failure_policy}, default {policy.default}, {cache}"
         )
-    lines.append(
-        f"http: uvicorn with {http_stack()}; request line and headers at most "
-        f"{settings.max_header_bytes} bytes, {settings.max_headers} header fields"
-    )
     lines.append(f"protections: {protections(settings, insecure)}")
     return "\n  ".join(lines)
 
