@@ -403,6 +403,20 @@ class Settings(BaseSettings):
     check_connectivity: bool = Field(
         default=False, description="TCP-connect to a server before registering it"
     )
+    max_header_bytes: int = Field(
+        default=65536,
+        ge=4096,
+        le=1048576,
+        description="bytes a request's line and headers may take, counted as they arrive; "
+        "past them `serve` answers 431 and closes the connection",
+    )
+    max_headers: int = Field(
+        default=100,
+        ge=10,
+        le=1000,
+        description="header fields a request may carry; past them `serve` answers 431 and "
+        "closes the connection",
+    )
     trusted_hosts: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="names a request's Host header may carry besides loopback names and the "

@@ -22,6 +22,7 @@ from ..plugins import plugin_manager
 from ..registry import Registry
 from ..settings import Settings
 from .app import create_app
+from .header_limits import HeaderLimits, bounded_protocol
 from .hosts import is_every_address
 from .security import authentication_configured
 
@@ -182,6 +183,7 @@ def serve(
         "access_log": False,  # ours carries the request id
         "proxy_headers": False,
         "server_header": False,
+        "http": bounded_protocol(HeaderLimits.of(settings)),  # uvicorn bounds no header
     }
     # A typo in FATE_REGISTRY_LOAD_PLUGINS or a chain is an error now, not per decision.
     check_chains(settings.hooks, plugin_manager())

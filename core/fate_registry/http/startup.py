@@ -9,6 +9,7 @@ from ..dispatch import Dispatcher
 from ..plugins import plugin_manager
 from ..registry import Registry
 from ..settings import Settings, masked_db_url
+from .header_limits import http_stack
 
 
 def summary(settings: Settings, registry: Registry, *, workers: int, insecure: bool) -> str:
@@ -21,6 +22,8 @@ def summary(settings: Settings, registry: Registry, *, workers: int, insecure: b
         f"fate-registry {__version__} on {address} ({workers} worker{'s' * (workers > 1)})",
         f"database: {masked_db_url(settings.db_url.get_secret_value())}, schema {version} "
         f"({state}), revision {registry.revision}",
+        f"http: uvicorn with {http_stack()}; request line and headers at most "
+        f"{settings.max_header_bytes} bytes, {settings.max_headers} header fields",
     ]
     manager = plugin_manager()
     plugins = [
