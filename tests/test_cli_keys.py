@@ -304,7 +304,7 @@ def test_import_a_private_key_by_its_path(db: str, tmp_path: Path) -> None:
     ("args", "env", "message"),
     [
         (["--party", "bad party", "--public", "{pub}"], {},
-         "error: --party: must be a party id: 1 to 64 letters, digits, '_', '.' or '-'"),
+         "error: --party: 'bad party' is not a party id: a decimal integer such as 10000"),
         (["--party", "1"], {}, "error: give --public FILE or --private FILE (one of them)"),
         (["--party", "1", "--public", "{pub}", "--private", "{enc}"], {},
          "error: give --public FILE or --private FILE (one of them)"),

@@ -108,12 +108,36 @@ def test_fates_permission_body_forms(client: Any) -> None:
     assert data == {"component": [], "dataset": [], "entries": []}
 
 
+def test_query_lists_only_unconditional_allows_as_fates_fields(client: Any) -> None:
+    """FATE's `component` and `dataset` fields mean "allowed": a deny or an allow in one role
+    only is in `entries`, never there."""
+    client, registry = client
+    grants = registry.grants
+    grants.grant(10000, components=["reader"], datasets=["a:b"])
+    grants.grant(10000, components=["homo_nn"], datasets=["c:d"], deny=True)
+    grants.grant(10000, components=["heterolr"], datasets=["e:f"], role="guest")
+    grants.grant(10000, components=["writer"], datasets=["g:h"], role="host", deny=True)
+
+    data = post(client, "/v1/permission/query", {"party_id": 10000})["data"]
+
+    assert (data["component"], data["dataset"]) == (["reader"], [{"namespace": "a", "name": "b"}])
+    assert len(data["entries"]) == 8
+
+
 def test_a_bad_permission_body_is_refused_and_changes_nothing(client: Any) -> None:
     client, registry = client
     for body, message in [
         ({"component": "reader"}, "party_id: is required"),
         ({"party_id": 10000, "dataset": {"namespace": "x"}}, "dataset[0]: name must be"),
         ({"party_id": 10000, "component": "rea der"}, "component[0]: 'rea der' is not"),
+        ({"party_id": 10000, "component": "r\u0435ader"}, "component[0]: 'r\u0435ader' is not"),
+        ({"party_id": "010000x", "component": "reader"}, "party_id: '010000x' is not a party id"),
+        ({"party_id": -1, "component": "reader"}, "party_id: '-1' is not a party id"),
+        ({"party_id": 1, "component": "reader", "role": "gust"}, "role: 'gust' is not a role"),
+        (
+            {"party_id": 1, "dataset": {"namespace": "a:b", "name": "c"}},
+            "dataset[0]: namespace must not hold ':'",
+        ),
         ({"party_id": 10000}, "component: give a component or a dataset to grant"),
     ]:
         reply = client.post("/v1/permission/grant", json=body, headers=AUTH)

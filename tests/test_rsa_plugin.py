@@ -16,7 +16,7 @@ from Crypto.Hash import SHA256
 from Crypto.PublicKey import RSA
 from Crypto.Signature import PKCS1_v1_5
 
-from fate_registry import Registry, Settings
+from fate_registry import InvalidRegistration, Registry, Settings
 from fate_registry.dispatch import Dispatcher
 from fate_registry.plugins import build_plugin_manager
 from fate_registry_rsa.schemes import sign_v2
@@ -97,6 +97,21 @@ def test_party_id_0_means_this_party(site: Any) -> None:
     _, hooks = site
     signed = hooks.signature({"party_id": LOCAL, "body": BODY}).signature
     assert verify(hooks, "0", signed).allowed
+
+
+def test_a_party_id_is_one_party_however_it_is_written(sqlite_url: str, peer: FateSite) -> None:
+    """Stored and looked up in the canonical form: 010000 and 10000 are one party's key."""
+    registry, hooks = make_hooks(sqlite_url)
+    with registry:
+        registry.keys.import_public(" 010000", peer.public_pem)
+        assert [(key.party_id, key.kind) for key in registry.keys.list()] == [("10000", "public")]
+        for src in ("10000", "010000", 10000):
+            assert verify(hooks, src, peer.sign(BODY)).allowed, src
+        refused = verify(hooks, "\uff11\uff10\uff10\uff10\uff10", peer.sign(BODY))
+        assert (refused.allowed, refused.code) == (False, 109)
+        with pytest.raises(InvalidRegistration, match="party_id: 'alice' is not a party id"):
+            registry.keys.import_public("alice", peer.public_pem)
+        hooks.close()
 
 
 def test_a_tampered_body_is_refused(site: Any, peer: FateSite) -> None:

@@ -311,3 +311,11 @@ def test_the_documented_default_is_the_models(doc: str, setting: str, default: s
         assert same(expected, actual), (
             f"{doc} says {setting} = {default}, the model has {actual!r} for {capability}"
         )
+
+
+def test_this_sites_party_id_is_kept_in_its_canonical_form() -> None:
+    """rsa.party_id is compared with the canonical party ids of keys and requests."""
+    assert Settings(rsa={"party_id": " 09999"}).rsa.party_id == "9999"
+    assert Settings(rsa={"party_id": 9999}).rsa.party_id == "9999"
+    with pytest.raises(ValueError, match="'alice' is not a party id: a decimal integer"):
+        Settings(rsa={"party_id": "alice"})

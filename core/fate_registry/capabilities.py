@@ -23,6 +23,8 @@ from pydantic import (
 )
 from pydantic_core import CoreSchema, core_schema
 
+from .canonical import party_of
+from .errors import InvalidRegistration
 from .ids import Ids
 
 # FATE Flow 1.x return codes that the decisions use.
@@ -280,18 +282,26 @@ class PermissionRequest(_Request):
 
 def _only_role_of(party_id: Any, roles: Any) -> str | None:
     """The one role of ``roles`` ({role: [party ids]}) that lists ``party_id``, or None when
-    none or several do."""
-    if party_id is None or not isinstance(roles, Mapping):
+    none or several do. Party ids and roles are compared in their canonical forms: ``010000``
+    is party 10000, and ``Guest`` the role ``guest``."""
+    wanted = _canonical_party(party_id)
+    if wanted is None or not isinstance(roles, Mapping):
         return None
-    wanted = str(_party_id(party_id))
-    found = [
-        role
+    found = {
+        role.strip().lower()
         for role, parties in roles.items()
         if isinstance(role, str)
         and isinstance(parties, list)
-        and any(str(_party_id(party)) == wanted for party in parties)
-    ]
-    return found[0] if len(found) == 1 else None
+        and any(_canonical_party(party) == wanted for party in parties)
+    }
+    return found.pop() if len(found) == 1 else None
+
+
+def _canonical_party(value: Any) -> str | None:
+    try:
+        return party_of(value)
+    except InvalidRegistration:
+        return None
 
 
 # -- requests of ApiReader ---------------------------------------------------------------------

@@ -318,7 +318,7 @@ class RemoteKeys:
 
     def import_public(self, party_id: Any, pem: str | bytes) -> bool:
         """Store another site's public key; True when the party had none."""
-        from .grants import party_of
+        from .canonical import party_of
         from .keys import parse_public, public_pem
 
         pid = party_of(party_id)
@@ -329,14 +329,14 @@ class RemoteKeys:
         return bool(reply == "save success")
 
     def public_pem(self, party_id: Any) -> str:
-        from .grants import party_of
+        from .canonical import party_of
 
         body = {"party_id": party_of(party_id), "key_name": "public"}
         return str(self._client._call("POST", "/v1/key/query", json=body))
 
     def delete(self, party_id: Any, kind: Literal["public", "private", "both"] = "public") -> int:
         """Delete a party's public key: 1, or 0 when it had none."""
-        from .grants import party_of
+        from .canonical import party_of
 
         pid = party_of(party_id)
         if kind != "public":
@@ -388,7 +388,7 @@ class RemoteGrants:
         everything: bool = False,
     ) -> int:
         """Delete entries of a party, as ``Grants.revoke``; how many went."""
-        from .grants import ANY, component_of, dataset_of, party_of, role_of
+        from .canonical import ANY, component_of, dataset_of, party_of, role_of
 
         pid = party_of(party_id, wildcard=True)
         comps = [ANY] if everything else [component_of(c) for c in components]
@@ -401,12 +401,13 @@ class RemoteGrants:
         if sets:  # '*' covers the rest, and FATE's body cannot list it among objects
             body["dataset"] = ANY if ANY in sets else [_dataset(value) for value in sets]
         if role is not None:
-            body["role"] = role_of(role)
+            body["role"] = role_of(role, wildcard=True)
         return int(self._client._call("POST", "/v1/permission/delete", json=body)["deleted"])
 
     def entries(self, party_id: Any = None) -> list[Grant]:
         """A party's entries (``*``: those that apply to every party)."""
-        from .grants import Grant, party_of
+        from .canonical import party_of
+        from .grants import Grant
 
         if party_id is None:
             raise InvalidRegistration(

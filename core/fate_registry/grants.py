@@ -7,31 +7,51 @@ in the registry database, shared by every node; the ``grants`` plugin decides wi
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
+from .canonical import (
+    ANY,
+    MAX_DATASET_PART,
+    component_of,
+    dataset_of,
+    party_of,
+    role_of,
+    stored_dataset,
+)
 from .errors import InvalidRegistration
 from .snapshot import Snapshot
 
 if TYPE_CHECKING:
     from .registry import Registry
 
+# The canonical forms are fate_registry.canonical's, named here too for grants' callers.
+__all__ = [
+    "ANY",
+    "MAX_DATASET_PART",
+    "Grant",
+    "Grants",
+    "component_of",
+    "dataset_object",
+    "dataset_of",
+    "fate_components",
+    "fate_datasets",
+    "grant_entries",
+    "party_of",
+    "role_of",
+]
+
 Kind = Literal["component", "dataset"]
 Effect = Literal["allow", "deny"]
-ANY = "*"
-MAX_DATASET_PART = 120  # namespace and name: "ns:name" fits the 255 of the column
-_PARTY = re.compile(r"[A-Za-z0-9_.-]{1,64}")
-_COMPONENT = re.compile(r"[a-z0-9_.-]{1,64}")
-_ROLE = re.compile(r"[a-z_]{1,16}")
 
 
 @dataclass(frozen=True, slots=True)
 class Grant:
-    """One entry. ``value``: a component module (lower-case), ``namespace:name``,
-    ``namespace:*`` or ``*``; ``role`` ``*`` applies in every role."""
+    """One entry, every field in its canonical form (``fate_registry.canonical``): a party id
+    or ``*``; ``value`` a component module (lower-case), ``namespace:name``, ``namespace:*`` or
+    ``*``; ``role`` guest, host, arbiter, local, or ``*`` for every role."""
 
     party_id: str
     kind: Kind
@@ -51,68 +71,6 @@ class Grant:
         if self.created_at is not None:
             out["created_at"] = self.created_at.isoformat()
         return out
-
-
-def party_of(value: Any, field: str = "party_id", *, wildcard: bool = False) -> str:
-    """A source party id as a string (FATE sends integers too); ``*`` only with ``wildcard``."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        value = str(value)
-    if wildcard and value == ANY:
-        return ANY
-    if not isinstance(value, str) or not _PARTY.fullmatch(value):
-        raise InvalidRegistration(
-            [(field, "must be a party id: 1 to 64 letters, digits, '_', '.' or '-'")]
-        )
-    return value
-
-
-def component_of(value: Any, field: str = "component") -> str:
-    """A component module name, lower-cased as FATE Flow sends them (``reader``), or ``*``."""
-    if not isinstance(value, str):
-        raise InvalidRegistration([(field, "must be a string")])
-    name = value.strip().lower()
-    if name == ANY:
-        return ANY
-    if not _COMPONENT.fullmatch(name):
-        raise InvalidRegistration(
-            [(field, f"{value!r} is not a component name (letters, digits, '_', '.', '-')")]
-        )
-    return name
-
-
-def dataset_of(value: Any, field: str = "dataset") -> str:
-    """``namespace:name`` from ``{namespace, name}`` or ``"namespace:name"``; ``*`` for every
-    dataset and ``namespace:*`` for every dataset of a namespace."""
-    if value == ANY:
-        return ANY
-    if isinstance(value, dict):
-        namespace, name = value.get("namespace"), value.get("name")
-    elif isinstance(value, str) and ":" in value:
-        namespace, _, name = value.partition(":")
-    else:
-        raise InvalidRegistration(
-            [(field, "must be {namespace, name}, 'namespace:name', 'namespace:*' or '*'")]
-        )
-    if not isinstance(namespace, str) or not namespace.strip() or ":" in namespace:
-        raise InvalidRegistration([(field, "namespace must be a non-empty string without ':'")])
-    if not isinstance(name, str) or not name.strip():
-        raise InvalidRegistration([(field, "name must be a non-empty string")])
-    if len(namespace) > MAX_DATASET_PART or len(name) > MAX_DATASET_PART:
-        raise InvalidRegistration(
-            [(field, f"namespace and name have at most {MAX_DATASET_PART} characters each")]
-        )
-    return f"{namespace.strip()}:{name.strip()}"
-
-
-def role_of(value: Any, field: str = "role") -> str:
-    if value is None:
-        return ANY
-    if not isinstance(value, str):
-        raise InvalidRegistration([(field, "must be a role such as guest, host or arbiter")])
-    name = value.strip().lower()
-    if name != ANY and not _ROLE.fullmatch(name):
-        raise InvalidRegistration([(field, "must be a role such as guest, host or arbiter")])
-    return name
 
 
 def fate_components(value: Any) -> list[str]:
@@ -137,7 +95,7 @@ def dataset_object(value: str) -> dict[str, str] | str:
     """``{namespace, name}`` of a stored dataset value (``*`` stays ``*``)."""
     if value == ANY:
         return ANY
-    namespace, _, name = value.partition(":")
+    namespace, name = stored_dataset(value)
     return {"namespace": namespace, "name": name}
 
 
@@ -179,7 +137,7 @@ class Grants:
         """Delete entries of a party (in every role unless ``role`` is given); ``*`` deletes
         every entry of its kind, ``everything`` every entry of the party. How many went."""
         pid = party_of(party_id, wildcard=True)
-        selected_role = None if role is None else role_of(role)
+        selected_role = None if role is None else role_of(role, wildcard=True)
         comps = [component_of(c) for c in components]
         sets = [dataset_of(d) for d in datasets]
         if not (comps or sets or everything):
@@ -224,7 +182,7 @@ def grant_entries(
     """The entries a grant adds, validated (at least one component or dataset): what
     ``Grants.grant`` stores, and what a remote client checks before sending."""
     pid = party_of(party_id, wildcard=True)
-    selected_role = role_of(role)
+    selected_role = ANY if role is None else role_of(role, wildcard=True)
     effect: Effect = "deny" if deny else "allow"
     entries = [Grant(pid, "component", component_of(c), selected_role, effect) for c in components]
     entries += [Grant(pid, "dataset", dataset_of(d), selected_role, effect) for d in datasets]

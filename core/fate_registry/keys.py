@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any, Literal
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from .canonical import party_of
 from .errors import InvalidRegistration, KeyNotFound, KeyStorageError, OwnKeyProtected
-from .grants import party_of
 from .snapshot import Snapshot
 
 if TYPE_CHECKING:
@@ -193,11 +193,14 @@ class SiteKeys:
     # -- for the plugin (no I/O once loaded) ------------------------------------------------
 
     def public_key(self, party_id: str) -> rsa.RSAPublicKey | None:
-        return self._snapshot.get().public.get(party_id)
+        """A party's public key, None when it has none (or ``party_id`` is not a party id)."""
+        pid = _canonical_or_none(party_id)
+        return None if pid is None else self._snapshot.get().public.get(pid)
 
     def private_key(self, party_id: str) -> rsa.RSAPrivateKey:
         """This site's private key; KeyNotFound, or KeyStorageError saying why it is unusable."""
         loaded = self._snapshot.get()
+        party_id = _canonical_or_none(party_id) or party_id  # a malformed one is not found
         key = loaded.private.get(party_id)
         if key is not None:
             return key
@@ -281,6 +284,14 @@ class SiteKeys:
             except KeyStorageError as exc:
                 broken[row.party_id] = f"the private key of party {row.party_id}: {exc}"
         return LoadedKeys(public, private, broken)
+
+
+def _canonical_or_none(party_id: Any) -> str | None:
+    """Keys are stored by canonical party id: a request's ``010000`` finds 10000's key."""
+    try:
+        return party_of(party_id)
+    except InvalidRegistration:
+        return None
 
 
 def _load_private(storage: str, material: str, passphrase: bytes | None) -> rsa.RSAPrivateKey:

@@ -290,7 +290,14 @@ class RsaSettings(BaseModel):
     @field_validator("party_id", mode="before")
     @classmethod
     def _party_string(cls, value: Any) -> Any:
-        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+        # canonical, as the party ids of keys and requests it is compared with ("09999": 9999)
+        from .canonical import party_of
+        from .errors import InvalidRegistration
+
+        try:
+            return None if value is None else party_of(value)
+        except InvalidRegistration as exc:
+            raise ValueError(exc.reason) from None
 
     @field_validator("accept", mode="before")
     @classmethod

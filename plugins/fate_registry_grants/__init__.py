@@ -6,6 +6,10 @@ all; role ``local``, party id ``0`` and a party asking itself are exempt. Beyond
 entries (a deny wins over any allow), a role condition on an entry, grants to every party
 (``*``), datasets by namespace (``ns:*``), and a refusal that names what it refused.
 
+Entries and requests are compared in one canonical form (``fate_registry.canonical``): a
+request that has no such form (a party id that is not a decimal integer, a word that is no
+FATE role) is refused with code 101 before any entry is looked at.
+
 ``@nonblocking``: it decides from a per-process snapshot of the grants (``fate_registry.
 snapshot``), reloaded in the background when the registry's revision changes, so a decision
 does no I/O (only the first one of a process, or the first after a write of its own, loads).
@@ -14,12 +18,18 @@ does no I/O (only the first one of a process, or the first after a write of its 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
 from fate_registry import hookimpl, nonblocking
-from fate_registry.capabilities import PERMISSION_ERROR, Decision, PermissionRequest
+from fate_registry.canonical import ANY, Asked, Dataset, asked, stored_dataset
+from fate_registry.capabilities import (
+    ARGUMENT_ERROR,
+    PERMISSION_ERROR,
+    Decision,
+    PermissionRequest,
+)
 from fate_registry.context import HookContext
-from fate_registry.grants import ANY, Grant
+from fate_registry.errors import InvalidRegistration
+from fate_registry.grants import Grant
 from fate_registry.logsafe import printable
 
 
@@ -33,47 +43,39 @@ def _applies(entry: Grant, src_role: str | None, *, deny: bool) -> bool:
     return entry.role == src_role
 
 
-def _matches(entry: Grant, value: str) -> bool:
-    if entry.value in (ANY, value):
+def _matches(entry: Grant, value: str | Dataset) -> bool:
+    """Whether ``entry`` covers a component name, or a dataset as its (namespace, name)
+    pair: ``ns:*`` covers the namespace ``ns`` exactly, never one that only begins with it."""
+    if entry.value == ANY:
         return True
-    if entry.kind == "dataset" and entry.value.endswith(":*"):
-        return value.startswith(entry.value[:-1])
-    return False
+    if entry.kind == "component":
+        return entry.value == value
+    namespace, name = stored_dataset(entry.value)
+    return namespace == value[0] and name in (ANY, value[1])
 
 
 def _refused(
-    entries: list[Grant], kind: str, values: Iterable[str], src_role: str | None
+    entries: list[Grant], kind: str, values: Iterable[str | Dataset], src_role: str | None
 ) -> tuple[list[str], list[str]]:
-    """(values denied by a deny entry, values no allow entry covers)."""
+    """(values denied by a deny entry, values no allow entry covers), as they are shown."""
     denied, missing = [], []
     mine = [e for e in entries if e.kind == kind]
     for value in values:
+        shown = value if isinstance(value, str) else f"{value[0]}:{value[1]}"
         if any(
             e.effect == "deny" and _matches(e, value) and _applies(e, src_role, deny=True)
             for e in mine
         ):
-            denied.append(value)
+            denied.append(shown)
         elif not any(
             e.effect == "allow" and _matches(e, value) and _applies(e, src_role, deny=False)
             for e in mine
         ):
-            missing.append(value)
+            missing.append(shown)
     return denied, missing
 
 
-def _dataset(item: Any) -> str | None:
-    if isinstance(item, dict):
-        namespace, name = item.get("namespace"), item.get("name")
-        if isinstance(namespace, str) and isinstance(name, str) and namespace and name:
-            return f"{namespace}:{name}"
-    if isinstance(item, str) and ":" in item:
-        return item
-    return None
-
-
-def decide(
-    request: PermissionRequest, entries: list[Grant], *, components: bool, datasets: bool
-) -> Decision:
+def decide(request: Asked, entries: list[Grant]) -> Decision:
     """The decision for ``request`` given the entries that apply to its source party."""
     party = request.src_party_id
     if request.role == "local" or request.party_id == "0":
@@ -82,28 +84,13 @@ def decide(
         return Decision.allow("exempt: a party asking itself")
     if not any(entry.effect == "allow" for entry in entries):
         return Decision.deny(f"party {party} has no grants here", code=PERMISSION_ERROR)
-    role = request.src_role
     problems: list[str] = []
-    if components:
-        names = [str(c).lower() for c in request.component_list]
-        denied, missing = _refused(entries, "component", names, role)
+    for kind, values in (("component", request.components), ("dataset", request.datasets)):
+        denied, missing = _refused(entries, kind, values, request.src_role)
         if denied:
-            problems.append(f"component(s) denied to party {party}: {', '.join(denied)}")
+            problems.append(f"{kind}(s) denied to party {party}: {', '.join(denied)}")
         if missing:
-            problems.append(f"component(s) not granted to party {party}: {', '.join(missing)}")
-    if datasets:
-        values = []
-        for index, item in enumerate(request.dataset_list):
-            value = _dataset(item)
-            if value is None:
-                problems.append(f"dataset_list[{index}] is not {{namespace, name}}")
-            else:
-                values.append(value)
-        denied, missing = _refused(entries, "dataset", values, role)
-        if denied:
-            problems.append(f"dataset(s) denied to party {party}: {', '.join(denied)}")
-        if missing:
-            problems.append(f"dataset(s) not granted to party {party}: {', '.join(missing)}")
+            problems.append(f"{kind}(s) not granted to party {party}: {', '.join(missing)}")
     if problems:
         return Decision.deny(printable("; ".join(problems)), code=PERMISSION_ERROR)
     return Decision.allow(f"granted to party {party}")
@@ -116,8 +103,11 @@ def permission(context: HookContext, request: PermissionRequest) -> Decision | N
     if registry is None or not registry.settings.grants.enabled:
         return None  # not switched on here: no opinion
     settings = registry.settings.grants
-    entries = registry.grants.for_party(request.src_party_id)
-    return decide(request, entries, components=settings.components, datasets=settings.datasets)
+    try:
+        canonical = asked(request, components=settings.components, datasets=settings.datasets)
+    except InvalidRegistration as exc:
+        return Decision.deny(printable(f"invalid permission request: {exc}"), code=ARGUMENT_ERROR)
+    return decide(canonical, registry.grants.for_party(canonical.src_party_id))
 
 
 __all__ = ["decide", "permission"]

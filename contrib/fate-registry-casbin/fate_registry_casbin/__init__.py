@@ -2,7 +2,9 @@
 
 Per source party, the component modules (lower-case, as FATE Flow sends them: ``reader``) and
 datasets (``{namespace, name}``) it may use here; role ``local``, party id ``0`` and a party
-asking itself are exempt. Beyond FATE Flow: ``*`` for every component, dataset or party, roles
+asking itself are exempt. Requests are compared in fate-registry's canonical form
+(``fate_registry.canonical``), the form policies are written in; a request that has none is
+refused with code 101. Beyond FATE Flow: ``*`` for every component, dataset or party, roles
 (casbin's ``g``: a party given a role has its policies), and a refusal that names everything
 it refused. Policies: :mod:`fate_registry_casbin.policies`, in the registry's database.
 
@@ -18,19 +20,18 @@ from __future__ import annotations
 import os
 
 from fate_registry import hookimpl
-from fate_registry.capabilities import PERMISSION_ERROR, Decision, PermissionRequest
+from fate_registry.canonical import asked
+from fate_registry.capabilities import (
+    ARGUMENT_ERROR,
+    PERMISSION_ERROR,
+    Decision,
+    PermissionRequest,
+)
 from fate_registry.context import HookContext
+from fate_registry.errors import InvalidRegistration
 from fate_registry.logsafe import printable
 
-from .policies import (
-    COMPONENT,
-    DATASET,
-    Policies,
-    Policy,
-    dataset_label,
-    policies_of,
-    request_dataset,
-)
+from .policies import COMPONENT, DATASET, Policies, Policy, dataset_label, fate_dataset, policies_of
 
 PLUGIN = "casbin"  # the entry point's name: the name to put in hooks.permission.chain
 COMPONENTS_ENV = "FATE_CASBIN_COMPONENTS"
@@ -53,23 +54,19 @@ def decide(
     request: PermissionRequest, policies: Policies, *, components: bool, datasets: bool
 ) -> Decision:
     """The decision for ``request`` under ``policies``."""
-    if request.role == "local" or request.party_id == "0":
+    try:
+        job = asked(request, components=components, datasets=datasets)
+    except InvalidRegistration as exc:
+        return Decision.deny(printable(f"invalid permission request: {exc}"), code=ARGUMENT_ERROR)
+    if job.role == "local" or job.party_id == "0":
         return Decision.allow("exempt: a local job")
-    party = request.src_party_id
-    if request.party_id is not None and party == request.party_id:
+    party = job.src_party_id
+    if job.party_id is not None and party == job.party_id:
         return Decision.allow("exempt: a party asking itself")
-    asked: list[tuple[str, str]] = []
-    problems: list[str] = []
-    if components:
-        asked += [(COMPONENT, str(c).lower()) for c in request.component_list]
-    if datasets:
-        for index, item in enumerate(request.dataset_list):
-            value = request_dataset(item)
-            if value is None:
-                problems.append(f"dataset_list[{index}] is not {{namespace, name}}")
-            else:
-                asked.append((DATASET, value))
-    refused = policies.refused(party, dict.fromkeys(asked))
+    wanted = [(COMPONENT, c) for c in job.components]
+    wanted += [(DATASET, fate_dataset(namespace, name)) for namespace, name in job.datasets]
+    refused = policies.refused(party, dict.fromkeys(wanted))
+    problems = []
     for kind in (COMPONENT, DATASET):
         names = [dataset_label(v) if kind == DATASET else v for k, v in refused if k == kind]
         if names:

@@ -9,6 +9,7 @@ casbin's own API) bumps that revision, so every node reloads within ``cache_ttl`
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import threading
@@ -25,13 +26,15 @@ from casbin_sqlalchemy_adapter import Adapter
 from sqlalchemy import Column, Engine, Integer, String, Table, inspect
 from sqlalchemy.orm import DeclarativeBase
 
+from fate_registry.canonical import ANY, component_of, dataset_of, party_of, stored_dataset
 from fate_registry.errors import InvalidRegistration
-from fate_registry.grants import ANY, component_of, dataset_of, party_of
 from fate_registry.snapshot import Snapshot
 from fate_registry.store import reported
 
 if TYPE_CHECKING:
     from fate_registry import Registry
+
+log = logging.getLogger(__name__)
 
 TABLE_ENV = "FATE_CASBIN_TABLE"
 DEFAULT_TABLE = "fr_casbin_rule"
@@ -81,22 +84,11 @@ def dataset_label(value: str) -> str:
     return value
 
 
-def request_dataset(item: Any) -> str | None:
-    """The stored form of a dataset of a request (``{namespace, name}`` or ``namespace:name``)."""
-    if isinstance(item, dict):
-        namespace, name = item.get("namespace"), item.get("name")
-        if isinstance(namespace, str) and isinstance(name, str) and namespace and name:
-            return fate_dataset(namespace, name)
-    if isinstance(item, str) and ":" in item:
-        namespace, _, name = item.partition(":")
-        return fate_dataset(namespace, name)
-    return None
-
-
 def _dataset_value(value: Any, field: str) -> str:
-    if value == ANY:
+    stored = dataset_of(value, field)
+    if stored == ANY:
         return ANY
-    namespace, _, name = dataset_of(value, field).partition(":")
+    namespace, name = stored_dataset(stored)
     if name == ANY:
         raise InvalidRegistration(
             [(field, "casbin matches a dataset whole: give namespace:name, or '*' for all")]
@@ -112,7 +104,8 @@ def _dataset_value(value: Any, field: str) -> str:
 
 
 def _role(value: Any, field: str = "role") -> str:
-    if not isinstance(value, str) or not _ROLE.fullmatch(value):
+    name = value.strip() if isinstance(value, str) else value
+    if not isinstance(name, str) or not _ROLE.fullmatch(name):
         raise InvalidRegistration(
             [
                 (
@@ -122,7 +115,16 @@ def _role(value: Any, field: str = "role") -> str:
                 )
             ]
         )
-    return value
+    return name
+
+
+def _subject(value: Any, field: str = "party", *, wildcard: bool = True) -> str:
+    """Whom a policy is for: a party id (canonical: ``010000`` is ``10000``), a role name (a
+    letter first), or ``*`` (every party) with ``wildcard``."""
+    text = value.strip() if isinstance(value, str) else ""
+    if text[:1].isascii() and text[:1].isalpha():
+        return _role(text, field)
+    return party_of(value, field, wildcard=wildcard)
 
 
 def table_name(value: str | None = None) -> str:
@@ -259,7 +261,19 @@ class Policies:
             return casbin.Enforcer(new_model(), adapter)
 
     def _load(self) -> _Loaded:
-        return _Loaded(self._new_enforcer(), {})
+        enforcer = self._new_enforcer()
+        odd = [rule for rule in enforcer.get_policy() if not _canonical(rule)]
+        odd += [rule for rule in enforcer.get_grouping_policy() if not _canonical(rule)]
+        if odd:
+            log.warning(
+                "%d casbin %s no request: a party or component not in the form "
+                "requests are compared in (party ids without leading zeros, components "
+                "lower-case): %s; remove it through enforcer() and grant it again",
+                len(odd),
+                "policy matches" if len(odd) == 1 else "policies match",
+                ", ".join(repr(rule) for rule in odd[:5]) + (", ..." if len(odd) > 5 else ""),
+            )
+        return _Loaded(enforcer, {})
 
     # -- decisions ------------------------------------------------------------------------
 
@@ -307,7 +321,7 @@ class Policies:
         """Remove policies of ``party``: ``*`` as a component (or dataset) removes every
         component (dataset) policy of the party, ``everything`` all of its policies. Answers
         how many went."""
-        subject = party_of(party, wildcard=True)
+        subject = _subject(party)
         comps = [component_of(c, f"components[{i}]") for i, c in enumerate(components)]
         sets = [_dataset_value(d, f"datasets[{i}]") for i, d in enumerate(datasets)]
         if not (comps or sets or everything):
@@ -326,12 +340,12 @@ class Policies:
     def assign(self, party: Any, role: Any) -> bool:
         """Give ``party`` the role ``role`` (casbin's ``g`` policy): every policy of the role
         applies to the party. False when it had it."""
-        rule = [party_of(party), _role(role)]
+        rule = [_subject(party, wildcard=False), _role(role)]
         return bool(self._write([rule], add=True, ptype="g"))
 
     def unassign(self, party: Any, role: Any) -> bool:
         """Take the role away. False when the party did not have it."""
-        rule = [party_of(party), _role(role)]
+        rule = [_subject(party, wildcard=False), _role(role)]
         return bool(self._write([rule], add=False, ptype="g"))
 
     def _write(self, rules: Sequence[list[str]], *, add: bool, ptype: str = "p") -> list[list[str]]:
@@ -355,7 +369,7 @@ class Policies:
     def _rules(
         self, party: Any, components: Iterable[Any], datasets: Iterable[Any]
     ) -> list[list[str]]:
-        subject = party_of(party, wildcard=True)
+        subject = _subject(party)
         rules = [
             [subject, COMPONENT, component_of(c, f"components[{i}]")]
             for i, c in enumerate(components)
@@ -376,7 +390,7 @@ class Policies:
         if party is None:
             rules = enforcer.get_policy()
         else:
-            rules = enforcer.get_filtered_policy(0, party_of(party, wildcard=True))
+            rules = enforcer.get_filtered_policy(0, _subject(party))
         return sorted(_policy(rule) for rule in rules if len(rule) == 3)
 
     def roles(self, party: Any = None) -> list[tuple[str, str]]:
@@ -386,8 +400,19 @@ class Policies:
         if party is None:
             rules = enforcer.get_grouping_policy()
         else:
-            rules = enforcer.get_filtered_grouping_policy(0, party_of(party))
+            rules = enforcer.get_filtered_grouping_policy(0, _subject(party, wildcard=False))
         return sorted((rule[0], rule[1]) for rule in rules if len(rule) == 2)
+
+
+def _canonical(rule: Sequence[str]) -> bool:
+    """Whether a policy (party, type, value) or a role (party, role) is written as requests
+    are compared: casbin's own API, FATE Flow and older versions wrote what they were given."""
+    try:
+        if _subject(rule[0], wildcard=len(rule) == 3) != rule[0]:
+            return False
+        return not (len(rule) == 3 and rule[1] == COMPONENT and component_of(rule[2]) != rule[2])
+    except InvalidRegistration:
+        return False
 
 
 def _policy(rule: Sequence[str]) -> Policy:

@@ -7,10 +7,18 @@ from __future__ import annotations
 
 import importlib.metadata
 import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+import requests
 from sqlalchemy import create_engine, text
 
 from fate_registry import Registry, Settings
@@ -98,3 +106,46 @@ def open_registry(
 def registry(db_url: str) -> Iterator[Registry]:
     with open_registry(db_url) as reg:
         yield reg
+
+
+@contextmanager
+def serve(url: str, env: dict[str, str]) -> Iterator[str]:
+    """``fate-registry serve`` on ``url`` as a real process on a free loopback port, with
+    ``env`` added to a copy of this environment without FATE_REGISTRY_* variables; yields its
+    base URL once /readyz answers, and stops it after."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    script = shutil.which("fate-registry", path=str(Path(sys.executable).parent))
+    command = [script] if script else [sys.executable, "-m", "fate_registry.cli"]
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("FATE_REGISTRY_")}
+    base = f"http://127.0.0.1:{port}"
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen(
+            [*command, "serve", "--db", url, "--host", "127.0.0.1", "--port", str(port)],
+            env={**clean, **env},
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while not _ready(base):
+                if process.poll() is not None or time.monotonic() > deadline:
+                    log.seek(0)
+                    raise AssertionError(f"serve did not start: {log.read()[-2000:].decode()}")
+                time.sleep(0.1)  # a process we do not control: no event to await
+            yield base
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def _ready(base: str) -> bool:
+    try:
+        return requests.get(f"{base}/readyz", timeout=1).status_code == 200
+    except requests.RequestException:
+        return False

@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import open_registry
+import requests
+from conftest import open_registry, serve
 
 from fate_registry import Registry
 from fate_registry.dispatch import Dispatcher
@@ -24,6 +25,7 @@ GRANTS: list[dict[str, Any]] = [
     {"party": "consortium", "datasets": [{"namespace": "shared", "name": "census"}]},
     {"party": "10003", "components": ["dataio"]},
     {"party": "*", "components": ["evaluation"]},
+    {"party": "10005", "datasets": ["experiment:secret:x"]},  # namespace experiment
 ]
 ROLES = [("10002", "consortium"), ("10003", "consortium"), ("10004", "analysts")]
 ROLES += [("analysts", "consortium")]  # a role of a role
@@ -69,7 +71,7 @@ CASES = [
     ("a dataset as namespace:name", job("10000", [], ["experiment:breast_hetero_guest"]),
         True, ""),
     ("a dataset that is not {namespace, name}", job("10001", [], [{"namespace": "x"}]), False,
-        "dataset_list[0] is not {namespace, name}"),
+        "invalid permission request: dataset_list[0]: name must be a non-empty string"),
     ("both refusals named", job("10000", ["heterolr"], ["a:b"]), False,
         "component(s) not granted to party 10000: heterolr; dataset(s) not granted to party "
         "10000: a:b"),
@@ -100,7 +102,7 @@ CASES = [
 
 
 @pytest.fixture(scope="module")
-def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
+def database(tmp_path_factory: pytest.TempPathFactory) -> str:
     url = f"sqlite:///{tmp_path_factory.mktemp('decisions') / 'registry.db'}"
     with open_registry(url) as reg:
         policies = policies_of(reg)
@@ -108,6 +110,12 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
             policies.grant(**grant)
         for party, role in ROLES:
             policies.assign(party, role)
+    return url
+
+
+@pytest.fixture(scope="module")
+def registry(database: str) -> Iterator[Registry]:
+    with open_registry(database) as reg:
         yield reg
 
 
@@ -121,7 +129,7 @@ def test_permission_case(
         outcome.message
     )
     assert words in outcome.message
-    assert outcome.code == (0 if allowed else 108)
+    assert outcome.code == (0 if allowed else 101 if "invalid" in words else 108)
 
 
 def as_fate_flow_2_asks(request: dict[str, Any]) -> Any:
@@ -213,3 +221,60 @@ def test_a_decision_is_cached_and_a_grant_ends_it(tmp_path: Path) -> None:
         after = reg.hooks.permission(job("10000", ["reader"]))
     assert (first.allowed, again.allowed, again.cached) == (False, False, True)
     assert (after.allowed, after.cached) == (True, False)
+
+
+# -- other spellings of a policy's values (issue 17) --------------------------------------------
+
+SPELLINGS = [
+    # (case, request, code, words): each other spelling is decided as the policy's own
+    ("a party id with a leading zero", job("010000", ["reader"]), 0, "granted to party 10000"),
+    ("a party id with spaces around it", job(" 10000 ", ["reader"]), 0,
+        "granted to party 10000"),
+    ("a party id in full-width digits", job("\uff11\uff10\uff10\uff10\uff10", ["reader"]), 101,
+        "src_party_id: '\uff11\uff10\uff10\uff10\uff10' is not a party id"),
+    ("a party id with a sign", job("+10000", ["reader"]), 101,
+        "src_party_id: '+10000' is not a party id"),
+    ("a component in capitals with a space", job("10000", ["READER "]), 0,
+        "granted to party 10000"),
+    ("a component in full-width letters", job("10000", ["\uff52eader"]), 101,
+        "component_list[0]: '\uff52eader' is not a component name"),
+    ("a dataset with spaces around its parts", job("10000", [],
+        [{"namespace": " experiment", "name": "breast_hetero_guest "}]), 0,
+        "granted to party 10000"),
+    ("a namespace with ':' is not another namespace", job("10005", [],
+        [{"namespace": "experiment:secret", "name": "x"}]), 108,
+        "dataset(s) not granted to party 10005: experiment:secret:x"),
+    ("a source role that is no FATE role", {**job("10000", ["reader"]),
+        "src_role": "gue\u017ft"}, 101, "src_role: 'gue\u017ft' is not a role"),
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def gateway(database: str) -> Iterator[str]:
+    env = {
+        "FATE_REGISTRY_LOAD_PLUGINS": "casbin",
+        "FATE_REGISTRY_HOOKS__PERMISSION__CHAIN": "casbin",
+        "FATE_REGISTRY_HOOKS__PERMISSION__CACHE": "false",
+    }
+    with serve(database, env=env) as base:
+        yield f"{base}/v1/hook/permission"
+
+
+@pytest.mark.parametrize(("request_", "code", "words"), [c[1:] for c in SPELLINGS],
+                         ids=[c[0] for c in SPELLINGS])  # fmt: skip
+def test_another_spelling_is_decided_as_the_policy(
+    registry: Registry, request_: dict[str, Any], code: int, words: str
+) -> None:
+    outcome = registry.hooks.permission(request_)
+    assert (outcome.code, outcome.plugin) == (code, "casbin"), outcome.message
+    assert words in outcome.message
+
+
+@pytest.mark.parametrize(("request_", "code", "words"), [c[1:] for c in SPELLINGS],
+                         ids=[c[0] for c in SPELLINGS])  # fmt: skip
+def test_another_spelling_is_decided_as_the_policy_through_the_gateway(
+    gateway: str, request_: dict[str, Any], code: int, words: str
+) -> None:
+    reply = requests.post(gateway, json=request_, timeout=30).json()
+    assert reply["code"] == code, reply
+    assert words in reply["msg"]

@@ -59,7 +59,7 @@ def key_row(info: KeyInfo) -> list[Any]:
 
 
 def _party(value: str) -> str:
-    from ..grants import party_of
+    from ..canonical import party_of
 
     return party_of(value, "--party")
 

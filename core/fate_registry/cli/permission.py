@@ -56,14 +56,14 @@ def _checked(
     party: str, components: list[str] | None, datasets: list[str] | None, role: str | None
 ) -> tuple[str, list[str], list[str], str | None]:
     """The options validated, each error naming its option."""
-    from ..grants import component_of, dataset_of, party_of, role_of
+    from ..canonical import component_of, dataset_of, party_of, role_of
 
     names = [name for given in components or [] for name in given.split(",")]
     return (
         party_of(party, "--party", wildcard=True),
         [component_of(name, "--component") for name in names],
         [dataset_of(value, "--dataset") for value in datasets or []],
-        None if role is None else role_of(role, "--role"),
+        None if role is None else role_of(role, "--role", wildcard=True),
     )
 
 
@@ -186,7 +186,7 @@ def permission_list(
     Plain output (the default in a pipe) is one line per entry, tab-separated, in that order.
     Entries of party '*' apply to every party beside its own.
     """
-    from ..grants import party_of
+    from ..canonical import party_of
 
     pid = None if party is None else party_of(party, "--party", wildcard=True)
     if pid is None and state_of(ctx).url is not None:

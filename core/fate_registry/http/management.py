@@ -24,8 +24,9 @@ from pydantic import (
     field_validator,
 )
 
+from ..canonical import ANY, MAX_DATASET_PART, MAX_PARTY_DIGITS, ROLES
 from ..capabilities import _party_id
-from ..grants import ANY, MAX_DATASET_PART, dataset_object, fate_components, fate_datasets
+from ..grants import dataset_object, fate_components, fate_datasets
 from ..keys import KeyNotFound
 from .deps import error_responses, registry_of
 from .envelopes import V1Error, V1Reply, reply
@@ -39,17 +40,26 @@ router = APIRouter(
 )
 
 
-# The schemas say what the checks in fate_registry.grants and .keys accept, so generated valid
-# requests are valid (only a key's PEM content cannot be said in a schema).
+# The schemas say what fate_registry.canonical accepts, so generated valid requests are valid
+# (only a key's PEM content cannot be said in a schema). Whitespace around a value is ignored.
 _NAME = r"[A-Za-z0-9_.-]{1,64}"
-PARTY_SCHEMA = {"anyOf": [{"type": "string", "pattern": f"^{_NAME}$"}, {"type": "integer"}]}
+_DIGITS = rf"[0-9]{{1,{MAX_PARTY_DIGITS}}}"  # ASCII digits: a party id is a decimal integer
+_INTEGER = {"type": "integer", "minimum": 0, "exclusiveMaximum": 10**MAX_PARTY_DIGITS}
+PARTY_SCHEMA = {
+    "anyOf": [{"type": "string", "pattern": rf"^\s*{_DIGITS}\s*$"}, _INTEGER],
+    "description": "a party id: a decimal integer (leading zeros are dropped)",
+}
+GRANT_PARTY_SCHEMA = {
+    "anyOf": [{"type": "string", "pattern": rf"^\s*(\*|{_DIGITS})\s*$"}, _INTEGER],
+    "description": "a party id (a decimal integer), or '*' for every party",
+}
 COMPONENT_SCHEMA = {
     "anyOf": [
         {"type": "null"},
-        {"type": "string", "pattern": rf"^ *(\*|{_NAME}( *, *{_NAME})*) *$"},
+        {"type": "string", "pattern": rf"^\s*(\*|{_NAME}(\s*,\s*{_NAME})*)\s*$"},
         {
             "type": "array",
-            "items": {"type": "string", "pattern": rf"^ *(\*|{_NAME}) *$"},
+            "items": {"type": "string", "pattern": rf"^\s*(\*|{_NAME})\s*$"},
             "minItems": 1,
         },
     ],
@@ -72,16 +82,18 @@ DATASET_SCHEMA = {
         {"type": "null"},
         _DATASET,
         {"type": "array", "items": _DATASET, "minItems": 1},
-        {"type": "string", "enum": ["*"]},
+        {"type": "string", "pattern": r"^\s*\*\s*$"},
     ],
     "description": "{namespace, name}, a list of them, or '*'",
 }
+_ROLES = "|".join("".join(f"[{c.upper()}{c}]" for c in role) for role in ROLES)
 ROLE_SCHEMA = {
-    "anyOf": [{"type": "string", "pattern": r"^ *(\*|[A-Za-z_]{1,16}) *$"}, {"type": "null"}],
-    "description": "only in this role (not FATE's)",
+    "anyOf": [{"type": "string", "pattern": rf"^\s*(\*|{_ROLES})\s*$"}, {"type": "null"}],
+    "description": "only in this role: guest, host, arbiter or local (not FATE's)",
 }
 
 FateParty = Annotated[str, BeforeValidator(_party_id), WithJsonSchema(PARTY_SCHEMA)]
+GrantParty = Annotated[str, BeforeValidator(_party_id), WithJsonSchema(GRANT_PARTY_SCHEMA)]
 
 
 class _FateBody(BaseModel):
@@ -103,7 +115,11 @@ class KeyQueryBody(_FateBody):
 
 
 class PartyBody(_FateBody):
-    party_id: FateParty = Field(description="the source party")
+    party_id: FateParty = Field(description="the other site's party id")
+
+
+class GrantsQueryBody(_FateBody):
+    party_id: GrantParty = Field(description="the source party ('*': entries for every party)")
 
 
 class PermissionBody(_FateBody):
@@ -119,7 +135,7 @@ class PermissionBody(_FateBody):
         },
     )
 
-    party_id: FateParty = Field(description="the source party")
+    party_id: GrantParty = Field(description="the source party ('*': every party)")
     component: Annotated[str | list[str] | None, WithJsonSchema(COMPONENT_SCHEMA)] = None
     dataset: Annotated[
         dict[str, Any] | list[dict[str, Any]] | str | None, WithJsonSchema(DATASET_SCHEMA)
@@ -218,7 +234,7 @@ def revoke(request: Request, body: PermissionBody) -> JSONResponse:
     **access("write"),
     summary="What a party is granted",
 )
-def query_grants(request: Request, body: PartyBody) -> JSONResponse:
+def query_grants(request: Request, body: GrantsQueryBody) -> JSONResponse:
     entries = registry_of(request).grants.entries(body.party_id)
     plain = [e for e in entries if e.effect == "allow" and e.role == ANY]
     view = GrantsView(
