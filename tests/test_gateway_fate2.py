@@ -229,8 +229,36 @@ def with_warehouse_input(channel: dict[str, Any], task_parties: Any = None) -> d
         ),
         ({"dataset_id": "ds-1"}, None, False),
         ({"job_id": "202301010000", "producer_task": "psi_0"}, None, False),
+        # this site however the DAG spells it: its canonical form
+        (
+            {
+                "namespace": "private",
+                "name": "salaries",
+                "parties": [{"role": " Host", "party_id": ["010000"]}],
+            },
+            None,
+            True,
+        ),
+        (
+            {"namespace": "private", "name": "salaries"},
+            [{"role": "HOST", "party_id": [10000]}],
+            True,
+        ),
+        # a party the DAG does not spell as any party id: checked, never left out
+        ({"namespace": "private", "name": "salaries"}, [{"role": "host", "party_id": ["x"]}], True),
     ],
-    ids=["one", "list", "for-this-party", "for-another", "task-elsewhere", "dataset-id", "job"],
+    ids=[
+        "one",
+        "list",
+        "for-this-party",
+        "for-another",
+        "task-elsewhere",
+        "dataset-id",
+        "job",
+        "for-this-party-spelt-otherwise",
+        "task-here-spelt-otherwise",
+        "unreadable-party",
+    ],
 )
 def test_a_table_read_as_a_data_warehouse_input_here_is_a_dataset(
     make_client: Any,  # noqa: F811

@@ -9,11 +9,12 @@ plugins decide both lines with the same rules.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from .canonical import party_of, role_of
 from .capabilities import (
     ARGUMENT_ERROR,
     AUTHENTICATION_ERROR,
@@ -26,6 +27,7 @@ from .capabilities import (
     SignatureRequest,
     SiteAuthenticationRequest,
 )
+from .errors import InvalidRegistration
 
 # FATE Flow 2.x's return codes (fate_flow.entity.code.ReturnCode) that the gateway answers in.
 INVALID_PARAMETER = 5001
@@ -254,11 +256,21 @@ def _warehouse_channels(task: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
 
 
 def _includes(parties: Any, role: str, party_id: str) -> bool:
-    """Whether a DAG's list of ``{role, party_id: [...]}`` names ``role`` and ``party_id``."""
+    """Whether a DAG's list of ``{role, party_id: [...]}`` names ``role`` and ``party_id``,
+    compared in their canonical forms (``Host`` is host, ``010000`` is 10000). A role or party
+    id that has none counts as a match: a table it lists is then checked, which may refuse a
+    job, never let one through unchecked."""
     return isinstance(parties, list) and any(
         isinstance(party, Mapping)
-        and party.get("role") == role
+        and _same(role_of, party.get("role"), role)
         and isinstance(party.get("party_id"), list)
-        and party_id in (str(p) for p in party["party_id"])
+        and any(_same(party_of, p, party_id) for p in party["party_id"])
         for party in parties
     )
+
+
+def _same(canonical: Callable[[Any], str], value: Any, wanted: str) -> bool:
+    try:
+        return canonical(value) == canonical(wanted)
+    except InvalidRegistration:
+        return True
