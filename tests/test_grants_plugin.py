@@ -101,6 +101,16 @@ CASES = [
     ("a deny beats the dataset wildcard", job("10001", [], ["private:salaries"]), False,
         "dataset(s) denied to party 10001: private:salaries"),
     ("the dataset wildcard", job("10001", [], ["any:thing"]), True, ""),
+    # FATE's table metadata is in MySQL, whose usual collations find a table whatever the case
+    # and accents of its name: a deny does too (an allow stays exact, never widened)
+    ("a deny whatever the dataset's case", job("10001", [], ["PRIVATE:Salaries"]), False,
+        "dataset(s) denied to party 10001: PRIVATE:Salaries"),
+    ("a deny whatever the dataset's accents", job("10001", [], ["private:salariés"]), False,
+        "dataset(s) denied to party 10001: private:salariés"),
+    ("an allow is exact in case", job("10000", [], ["EXPERIMENT:breast_hetero_guest"]), False,
+        "dataset(s) not granted to party 10000: EXPERIMENT:breast_hetero_guest"),
+    ("a namespace allow is exact in case", job("10000", [], ["Shared:a"]), False,
+        "dataset(s) not granted to party 10000: Shared:a"),
     ("a deny for every party", job("10001", ["writer"]), False,
         "component(s) denied to party 10001: writer"),
     ("a role condition met", job("10002", ["reader"], src_role="guest"), True, ""),

@@ -17,6 +17,7 @@ does no I/O (only the first one of a process, or the first after a write of its 
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable
 
 from fate_registry import hookimpl, nonblocking
@@ -43,15 +44,28 @@ def _applies(entry: Grant, src_role: str | None, *, deny: bool) -> bool:
     return entry.role == src_role
 
 
-def _matches(entry: Grant, value: str | Dataset) -> bool:
+def _matches(entry: Grant, value: str | Dataset, *, loose: bool = False) -> bool:
     """Whether ``entry`` covers a component name, or a dataset as its (namespace, name)
-    pair: ``ns:*`` covers the namespace ``ns`` exactly, never one that only begins with it."""
+    pair: ``ns:*`` covers the namespace ``ns`` exactly, never one that only begins with it.
+    ``loose`` (a deny) compares datasets as FATE's table metadata in MySQL finds them, whatever
+    their case and accents: a deny then covers every spelling that reaches its table, while an
+    allow covers its own spelling only."""
     if entry.value == ANY:
         return True
     if entry.kind == "component":
         return entry.value == value
     namespace, name = stored_dataset(entry.value)
+    if loose:
+        return _folded(namespace) == _folded(value[0]) and (
+            name == ANY or _folded(name) == _folded(value[1])
+        )
     return namespace == value[0] and name in (ANY, value[1])
+
+
+def _folded(text: str) -> str:
+    """``text`` without case or accents, as MySQL's ``_ci`` collations compare it."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
 
 
 def _refused(
@@ -63,7 +77,9 @@ def _refused(
     for value in values:
         shown = value if isinstance(value, str) else f"{value[0]}:{value[1]}"
         if any(
-            e.effect == "deny" and _matches(e, value) and _applies(e, src_role, deny=True)
+            e.effect == "deny"
+            and _matches(e, value, loose=True)
+            and _applies(e, src_role, deny=True)
             for e in mine
         ):
             denied.append(shown)
