@@ -34,6 +34,7 @@ from .errors import (
     ServiceNotFound,
 )
 from .models import (
+    HttpCheck,
     Server,
     ServerRegistration,
     Service,
@@ -159,6 +160,7 @@ class RegistryClient:
         params: dict[str, Any] | None = None,
         data: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
+        check: HttpCheck | dict[str, Any] | None = None,
     ) -> Service:
         """Add or replace a service on a registered server."""
         reg = validate(
@@ -171,8 +173,10 @@ class RegistryClient:
             params=params or {},
             data=data or {},
             headers=headers or {},
+            check=check,
         )
-        reply = self._call("POST", "/v2/server/service/registry", json=reg.model_dump())
+        body = reg.model_dump(exclude_none=True)
+        reply = self._call("POST", "/v2/server/service/registry", json=body)
         return _service_of(reply)
 
     def register_many(
@@ -196,7 +200,7 @@ class RegistryClient:
                 key = f"{service.server_name}/{service.service_name}"
                 raise InvalidRegistration([("services", f"given more than once: {key}")])
             api[service.service_name] = service.model_dump(
-                include={"uri", "method", "protocol", "params", "data", "headers"},
+                include={"uri", "method", "protocol", "params", "data", "headers", "check"},
                 exclude_none=True,
             )
         if not body:

@@ -13,6 +13,7 @@ from sqlalchemy.engine import URL
 from . import schema
 from .errors import InvalidRegistration, RegistryUnavailable
 from .models import (
+    HttpCheck,
     ResolvedService,
     Server,
     ServerRegistration,
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from .apireader import ApiReader
     from .dispatch import Dispatcher
     from .grants import Grants
+    from .health.view import HealthView
     from .keys import SiteKeys
     from .nonces import Nonces
 
@@ -91,6 +93,14 @@ class Registry:
         from .dispatch import Dispatcher  # the plugin framework loads on first use
 
         return Dispatcher(self)
+
+    @cached_property
+    def health(self) -> HealthView:
+        """What this process knows of the health checks' results (run by ``serve``)."""
+        from .health.view import HealthView
+        from .store.health import HealthStore
+
+        return HealthView(HealthStore(self.engine), self.settings.health.interval)
 
     @cached_property
     def keys(self) -> SiteKeys:
@@ -163,8 +173,10 @@ class Registry:
         params: dict[str, Any] | None = None,
         data: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
+        check: HttpCheck | dict[str, Any] | None = None,
     ) -> Service:
-        """Add or replace a service on a registered server."""
+        """Add or replace a service on a registered server. ``check``: its HTTP health check,
+        ``{"path": "/health"}`` or an ``HttpCheck`` (method, path, status, timeout)."""
         reg = validate(
             ServiceRegistration,
             server_name=server_name,
@@ -175,6 +187,7 @@ class Registry:
             params=params,
             data=data,
             headers=headers,
+            check=check,
         )
         service = self.store.upsert_service(reg)
         self._invalidate()
