@@ -85,11 +85,13 @@ def _phrase(status: int) -> str:
 def _reason(exc: BaseException) -> str:
     """The innermost cause's text: ``Connection refused``, a TLS error; never a URL (which
     may carry a query)."""
+    if isinstance(exc, OSError) and exc.errno:  # aiohttp's connection errors are OSErrors
+        return os.strerror(exc.errno)
     cause: BaseException = exc
     while cause.__cause__ is not None or cause.__context__ is not None:
         cause = cause.__cause__ or cause.__context__  # type: ignore[assignment]
-    if isinstance(cause, OSError) and cause.strerror:
-        return cause.strerror
+    if isinstance(cause, OSError) and cause.errno:
+        return os.strerror(cause.errno)
     text = str(cause) or type(cause).__name__
     return type(cause).__name__ if "://" in text else f"{type(exc).__name__}: {text}"
 
