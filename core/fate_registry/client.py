@@ -244,6 +244,14 @@ class RegistryClient:
         """The database's revision counter, from ``/readyz``."""
         return int(self._call("GET", "/readyz", envelope=False)["revision"])
 
+    def status(self, minutes: int = 15) -> dict[str, Any]:
+        """What ``fate-registry status`` shows, from the server's ``/status``: its decisions
+        of the last ``minutes`` included."""
+        found = self._call("GET", "/status", params={"minutes": str(minutes)}, envelope=False)
+        if not isinstance(found, dict) or "registry" not in found:
+            raise RemoteError(f"{self.shown_url}/status: not a fate-registry status reply")
+        return found
+
     def hook(self, capability: str, request: dict[str, Any]) -> dict[str, Any]:
         """A decision of the hook gateway (``/v1/hook/<capability>``): FATE's ``{code, msg}``
         reply, ``signature`` too for a signature."""

@@ -71,6 +71,11 @@ class Registry:
         self._refresh_lock = threading.Lock()
         self._refreshing = False
 
+    @property
+    def db_url(self) -> str:
+        """The database's URL with its password (a secret: mask it before showing it)."""
+        return self._url if isinstance(self._url, str) else self._url.render_as_string(False)
+
     @classmethod
     def from_settings(cls, settings: Settings | None = None, **kwargs: Any) -> Registry:
         return cls(settings=settings or load_settings(), **kwargs)

@@ -1,0 +1,171 @@
+"""What ``fate-registry status``, ``GET /status`` and the console show: the registry's own
+health, every server and service with its health, each capability's chain and policy, and its
+decisions of the last minutes (counted by the process that answers: a serve's, over HTTP)."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from . import schema
+from .capabilities import DECISIONS
+from .errors import RegistryError
+from .health import STATUSES, worst
+from .models import base_url
+from .settings import masked_db_url
+from .store.health import SERVER_CHECK, CheckResult, HealthStore
+from .store.registrations import check_of
+
+if TYPE_CHECKING:
+    from .dispatch import Dispatcher
+    from .registry import Registry
+
+UNCHECKED = "unchecked"  # no check has run yet
+SHOWN_STATUSES = (*STATUSES, UNCHECKED)
+
+
+def registry_health(registry: Registry) -> dict[str, Any]:
+    """The database (answers or not), its schema against this release's, its revision."""
+    from . import __version__
+
+    found: dict[str, Any] = {
+        "version": __version__,
+        "database": masked_db_url(registry.db_url),
+        "database_ok": False,
+        "schema": None,
+        "schema_expected": schema.HEAD,
+        "revision": None,
+    }
+    try:
+        found["schema"] = schema.current(registry.engine)
+        found["revision"] = registry.store.revision()
+        found["database_ok"] = True
+    except RegistryError as exc:
+        found["error"] = str(exc)
+    return found
+
+
+def checker_state(registry: Registry) -> dict[str, Any]:
+    """Who probes (the lease's holder while it holds it), how often."""
+    settings = registry.settings.health
+    lease = HealthStore(registry.engine).lease("health")
+    now_ms = int(time.time() * 1000)
+    holder = lease[0] if lease is not None and lease[1] > now_ms else None
+    return {
+        "enabled": settings.enabled,
+        "interval": settings.interval,
+        "prober": holder,
+        "lease_left": round((lease[1] - now_ms) / 1000, 1) if holder and lease else None,
+    }
+
+
+def _shown(result: CheckResult | None) -> dict[str, Any]:
+    if result is None:
+        return {"status": UNCHECKED, "output": None, "checked_at": None, "changed_at": None,
+                "duration_ms": None}  # fmt: skip
+    return result.as_dict()
+
+
+def servers_health(
+    registry: Registry, results: dict[tuple[str, str], CheckResult]
+) -> list[dict[str, Any]]:
+    """Every server, its address, its TCP check and how many services it has."""
+    counts: dict[str, int] = {}
+    for service in HealthStore(registry.engine).service_rows():
+        counts[service["server_name"]] = counts.get(service["server_name"], 0) + 1
+    return [
+        {
+            "name": server.name,
+            "url": server.base_url,
+            "services": counts.get(server.name, 0),
+            **_shown(results.get((server.name, SERVER_CHECK))),
+        }
+        for server in registry.store.servers()
+    ]
+
+
+def services_health(
+    registry: Registry, results: dict[tuple[str, str], CheckResult]
+) -> list[dict[str, Any]]:
+    """Every service with its health: the worse of its HTTP check and its server's TCP check,
+    and the output of the check that says so. No params, data or headers: they may hold
+    secrets."""
+    rows = []
+    for row in HealthStore(registry.engine).service_rows():
+        server_result = results.get((row["server_name"], SERVER_CHECK))
+        own = results.get((row["server_name"], row["name"]))
+        check = check_of(row)
+        status = worst(server_result.status if server_result else None, own.status if own else None)
+        # The output of the check that decides: the server's when it is worse than the service's
+        deciding = (
+            own
+            if own is not None and (server_result is None or own.status == status)
+            else server_result
+        )
+        protocol = row["protocol"] or row["server_protocol"]
+        rows.append(
+            {
+                "server": row["server_name"],
+                "service": row["name"],
+                "method": row["method"],
+                "url": base_url(protocol, row["host"], row["port"]) + row["uri"],
+                "check": f"{check.method} {check.path} -> {check.status}" if check else "tcp",
+                **_shown(deciding),
+                "status": status or UNCHECKED,
+            }
+        )
+    return rows
+
+
+def capabilities(
+    dispatcher: Dispatcher, minutes: int, *, counted: bool = True
+) -> list[dict[str, Any]]:
+    """Each decision's chain and policy; with ``counted`` (this process decides: a serve's,
+    asked through the HTTP route), its decisions of the last ``minutes``, else None."""
+    hooks = dispatcher.settings
+    shown = []
+    for capability in DECISIONS:
+        cfg = hooks.capability(capability)
+        chain = [name for name, _ in dispatcher.chain(capability)]
+        shown.append(
+            {
+                "capability": capability,
+                "chain": chain,
+                "failure_policy": cfg.failure_policy,
+                "default": cfg.default,
+                "fail_fast": cfg.fail_fast,
+                "timeout": cfg.timeout,
+                "server": cfg.server_name or hooks.server_name,
+                "decisions": dispatcher.window.summary(capability, minutes) if counted else None,
+            }
+        )
+    return shown
+
+
+def counts(rows: list[dict[str, Any]]) -> dict[str, int]:
+    found = dict.fromkeys(SHOWN_STATUSES, 0)
+    for row in rows:
+        found[row["status"]] += 1
+    return found
+
+
+def status_document(
+    registry: Registry, minutes: int = 15, *, counted: bool = True
+) -> dict[str, Any]:
+    """Everything ``fate-registry status`` prints; ``counted``: this process's decisions are
+    worth showing (a serve's)."""
+    found = registry_health(registry)
+    if not found["database_ok"]:
+        return {"registry": found}
+    results = HealthStore(registry.engine).results()
+    servers = servers_health(registry, results)
+    services = services_health(registry, results)
+    return {
+        "registry": found,
+        "checker": checker_state(registry),
+        "counts": {"servers": counts(servers), "services": counts(services)},
+        "servers": servers,
+        "services": services,
+        "capabilities": capabilities(registry.hooks, minutes, counted=counted),
+        "minutes": minutes,
+    }
