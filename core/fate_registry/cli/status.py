@@ -47,10 +47,10 @@ def status(
     output: OutputOption = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Show the registry's health, servers and services with their health checks, the chain of
-    each capability and its decisions of the last minutes.
+    """Show health checks, chains and decisions.
 
-    Decisions are counted by the serve that makes them: ask it with --url (locally the command
+    The registry's database and schema, servers and services with their health checks, the
+    chain of each capability and its decisions of the last minutes. Decisions are counted by the serve that makes them: ask it with --url (locally the command
     shows the chains, not the decisions). Exit 1 when the database cannot be used.
     """
     if only is not None and only not in STATUS_CHOICES:
