@@ -97,8 +97,12 @@ def test_status_filters_by_server_and_status(sqlite_url: str) -> None:
 def protected(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Served]]:
     url = f"sqlite:///{tmp_path_factory.mktemp('status') / 'registry.db'}"
     populate(url)
-    env = {"FATE_REGISTRY_ADMIN_TOKENS": TOKEN, "FATE_REGISTRY_PROTECT_READS": "true",
-           "FATE_REGISTRY_HEALTH__ENABLED": "false", "FATE_REGISTRY_LOAD_PLUGINS": "grants"}  # fmt: skip
+    env = {
+        "FATE_REGISTRY_ADMIN_TOKENS": TOKEN,
+        "FATE_REGISTRY_PROTECT_READS": "true",
+        "FATE_REGISTRY_HEALTH__ENABLED": "false",
+        "FATE_REGISTRY_LOAD_PLUGINS": "grants",
+    }
     with serve(url, env=env) as served:
         yield url, served
 

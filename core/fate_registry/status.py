@@ -11,6 +11,7 @@ from . import schema
 from .capabilities import DECISIONS
 from .errors import RegistryError
 from .health import STATUSES, worst
+from .masking import mask_query
 from .models import base_url
 from .settings import masked_db_url
 from .store.health import SERVER_CHECK, CheckResult, HealthStore
@@ -103,12 +104,14 @@ def services_health(
             else server_result
         )
         protocol = row["protocol"] or row["server_protocol"]
+        url = base_url(protocol, row["host"], row["port"]) + row["uri"]
         rows.append(
             {
                 "server": row["server_name"],
                 "service": row["name"],
                 "method": row["method"],
-                "url": base_url(protocol, row["host"], row["port"]) + row["uri"],
+                # a query's values may be keys: none is shown here
+                "url": mask_query(url, everything=True),
                 "check": f"{check.method} {check.path} -> {check.status}" if check else "tcp",
                 **_shown(deciding),
                 "status": status or UNCHECKED,

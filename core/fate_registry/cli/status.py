@@ -50,8 +50,9 @@ def status(
     """Show health checks, chains and decisions.
 
     The registry's database and schema, servers and services with their health checks, the
-    chain of each capability and its decisions of the last minutes. Decisions are counted by the serve that makes them: ask it with --url (locally the command
-    shows the chains, not the decisions). Exit 1 when the database cannot be used.
+    chain of each capability and its decisions of the last minutes. Decisions are counted by
+    the serve that makes them: ask it with --url (locally the command shows the chains, not
+    the decisions). Exit 1 when the database cannot be used.
     """
     if only is not None and only not in STATUS_CHOICES:
         raise CliError(f"--status: {only!r} is not one of {', '.join(STATUS_CHOICES)}", 2)
