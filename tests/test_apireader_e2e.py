@@ -264,9 +264,8 @@ def test_the_demo_keeps_both_running_for_the_console_and_status(tmp_path: Path) 
     they stop it, status and the console show it critical; Ctrl-C stops the rest."""
     import re
 
-    from waiting import wait_until
-
     import requests
+    from waiting import wait_until
 
     from fate_registry.client import RegistryClient
 
