@@ -168,30 +168,39 @@ class Checker:
         slots = asyncio.Semaphore(self.settings.concurrency)
         found: dict[tuple[str, str], CheckResult] = {}
         running: set[asyncio.Task[None]] = set()
-        flushed = time.monotonic()
+        # Results are written once a second beside the schedule, so a slow write never
+        # holds the probes back (and a lost lease stops the round: LostLease).
+        writer = asyncio.create_task(self._flush_every(found))
         try:
             for target in sorted(targets, key=lambda target: place(target.key)):
-                due = started + place(target.key) * interval
-                while (now := time.monotonic()) < due and not self._stopping.is_set():
-                    if now - flushed >= FLUSH_EVERY:
-                        await self._flush(found)
-                        flushed = time.monotonic()
-                    await self._sleep(min(due - now, FLUSH_EVERY))
-                if self._stopping.is_set():
-                    return
+                wait = started + place(target.key) * interval - time.monotonic()
+                if wait > 0.01:  # closer than that: now (a sleep each would cost more)
+                    await self._sleep(wait)
+                if self._stopping.is_set() or writer.done():
+                    break
                 await slots.acquire()  # at most `concurrency` at once: the round runs late
                 task = asyncio.create_task(self._probe(session, target, found))
                 running.add(task)
                 task.add_done_callback(running.discard)
                 task.add_done_callback(lambda _: slots.release())
-            while running:
-                await asyncio.wait(set(running), timeout=FLUSH_EVERY)
-                await self._flush(found)
+            while running and not writer.done():
+                await asyncio.wait(set(running) | {writer}, return_when=asyncio.FIRST_COMPLETED)
         finally:
             for task in running:
                 task.cancel()
-            if found and not self._stopping.is_set():
-                await self._flush(found)
+            if not writer.done():
+                writer.cancel()
+                with suppress(asyncio.CancelledError):
+                    await writer
+                if found and not self._stopping.is_set():
+                    await self._flush(found)
+            elif writer.exception() is not None:
+                raise writer.exception()  # type: ignore[misc]
+
+    async def _flush_every(self, found: dict[tuple[str, str], CheckResult]) -> None:
+        while True:
+            await asyncio.sleep(FLUSH_EVERY)
+            await self._flush(found)
 
     async def _flush(self, found: dict[tuple[str, str], CheckResult]) -> None:
         """Write the results found since the last flush, renewing the lease when due."""
