@@ -15,7 +15,6 @@ from .masking import mask_query
 from .models import base_url
 from .settings import masked_db_url
 from .store.health import SERVER_CHECK, CheckResult, HealthStore
-from .store.registrations import check_of
 
 if TYPE_CHECKING:
     from .dispatch import Dispatcher
@@ -67,57 +66,81 @@ def _shown(result: CheckResult | None) -> dict[str, Any]:
     return result.as_dict()
 
 
-def servers_health(
-    registry: Registry, results: dict[tuple[str, str], CheckResult]
-) -> list[dict[str, Any]]:
-    """Every server, its address, its TCP check and how many services it has."""
-    counts: dict[str, int] = {}
-    for service in HealthStore(registry.engine).service_rows():
-        counts[service["server_name"]] = counts.get(service["server_name"], 0) + 1
-    return [
-        {
-            "name": server.name,
-            "url": server.base_url,
-            "services": counts.get(server.name, 0),
-            **_shown(results.get((server.name, SERVER_CHECK))),
-        }
-        for server in registry.store.servers()
-    ]
+Results = dict[tuple[str, str], CheckResult]
+
+# Listings are built in two steps: entries (name and status, cheap) for every row, to count,
+# filter and page; then what is shown, only for the rows shown (the console's 300 ms at 5,000
+# services).
 
 
-def services_health(
-    registry: Registry, results: dict[tuple[str, str], CheckResult]
-) -> list[dict[str, Any]]:
-    """Every service with its health: the worse of its HTTP check and its server's TCP check,
-    and the output of the check that says so. No params, data or headers: they may hold
-    secrets."""
-    rows = []
-    for row in HealthStore(registry.engine).service_rows():
-        server_result = results.get((row["server_name"], SERVER_CHECK))
-        own = results.get((row["server_name"], row["name"]))
-        check = check_of(row)
+def server_entries(registry: Registry, results: Results) -> list[dict[str, Any]]:
+    """Every server: ``name``, ``status`` (its TCP check's) and its row."""
+    entries = []
+    for row in registry.health.store.server_rows(registry.known_revision()):
+        result = results.get((row.name, SERVER_CHECK))
+        entries.append({"name": row.name, "status": result.status if result else UNCHECKED,
+                        "row": row, "result": result})  # fmt: skip
+    return entries
+
+
+def shown_server(entry: dict[str, Any]) -> dict[str, Any]:
+    row = entry["row"]
+    return {
+        "name": row.name,
+        "url": base_url(row.protocol, row.host, row.port),
+        "services": row.services,
+        **_shown(entry["result"]),
+    }
+
+
+def service_entries(registry: Registry, results: Results) -> list[dict[str, Any]]:
+    """Every service: ``server``, ``service``, ``status`` (the worse of its HTTP check and its
+    server's TCP check) and what ``shown_service`` needs."""
+    entries = []
+    for row in registry.health.store.service_rows(registry.known_revision()):
+        server_result = results.get((row.server_name, SERVER_CHECK))
+        own = results.get((row.server_name, row.name))
         status = worst(server_result.status if server_result else None, own.status if own else None)
-        # The output of the check that decides: the server's when it is worse than the service's
+        # The output of the check that decides: the server's when it is worse
         deciding = (
             own
             if own is not None and (server_result is None or own.status == status)
             else server_result
         )
-        protocol = row["protocol"] or row["server_protocol"]
-        url = base_url(protocol, row["host"], row["port"]) + row["uri"]
-        rows.append(
-            {
-                "server": row["server_name"],
-                "service": row["name"],
-                "method": row["method"],
-                # a query's values may be keys: none is shown here
-                "url": mask_query(url, everything=True),
-                "check": f"{check.method} {check.path} -> {check.status}" if check else "tcp",
-                **_shown(deciding),
-                "status": status or UNCHECKED,
-            }
-        )
-    return rows
+        entries.append({"server": row.server_name, "service": row.name,
+                        "status": status or UNCHECKED, "row": row, "result": deciding})  # fmt: skip
+    return entries
+
+
+def shown_service(entry: dict[str, Any]) -> dict[str, Any]:
+    """A service as shown: no params, data or headers, and no query values in its URL (they
+    may be keys; the registration API shows them to token holders)."""
+    row = entry["row"]
+    url = base_url(row.protocol or row.server_protocol, row.host, row.port) + row.uri
+    check = (
+        f"{row.check_method} {row.check_path} -> {row.check_status}"
+        if row.check_path is not None
+        else "tcp"
+    )
+    return {
+        "server": entry["server"],
+        "service": entry["service"],
+        "method": row.method,
+        "url": mask_query(url, everything=True) if "?" in url else url,
+        "check": check,
+        **_shown(entry["result"]),
+        "status": entry["status"],
+    }
+
+
+def servers_health(registry: Registry, results: Results) -> list[dict[str, Any]]:
+    """Every server, its address, its TCP check and how many services it has."""
+    return [shown_server(entry) for entry in server_entries(registry, results)]
+
+
+def services_health(registry: Registry, results: Results) -> list[dict[str, Any]]:
+    """Every service with its health and the output of the check that decides it."""
+    return [shown_service(entry) for entry in service_entries(registry, results)]
 
 
 def capabilities(

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, and_, delete, select, tuple_, update
+from sqlalchemy import Engine, and_, delete, func, select, tuple_, update
 
 from ..models import HttpCheck, base_url
 from . import transactions
@@ -68,6 +68,18 @@ class HealthStore:
         self.dialect = engine.dialect.name
         self._upsert = transactions.upsert(self.dialect, checks_t, ["server_name", "service_name"])
         self._insert_lease = transactions.insert_if_absent(self.dialect, leases_t)
+        # The listings' registrations, kept while the registry's revision holds: they change
+        # only with a write, and reading 5,000 rows costs a console page most of its time.
+        self._listed: dict[str, tuple[int, list[Any]]] = {}
+
+    def _listing(self, name: str, revision: int | None, read: Any) -> list[Any]:
+        kept = self._listed.get(name)
+        if revision is not None and kept is not None and kept[0] == revision:
+            return kept[1]
+        rows: list[Any] = read()
+        if revision is not None:
+            self._listed[name] = (revision, rows)
+        return rows
 
     # -- the lease ----------------------------------------------------------------------------
 
@@ -189,13 +201,51 @@ class HealthStore:
 
     def results(self) -> dict[tuple[str, str], CheckResult]:
         """Every stored result, by ``(server, service)`` (service SERVER_CHECK: the server's)."""
+        columns = (checks_t.c.server_name, checks_t.c.service_name, checks_t.c.status,
+                   checks_t.c.output, checks_t.c.duration, checks_t.c.checked_at,
+                   checks_t.c.changed_at)  # fmt: skip
         with transactions.read(self.engine) as conn:
-            rows = conn.execute(select(checks_t)).mappings().all()
-        return {(row["server_name"], row["service_name"]): _result(row) for row in rows}
+            rows = conn.execute(select(*columns)).all()
+        # plain tuples: at 6,000 checks, a mapping per row costs the console its time budget
+        return {
+            (server, service): CheckResult(
+                status, output, float(duration), as_utc(checked_at), as_utc(changed_at)
+            )
+            for server, service, status, output, duration, checked_at, changed_at in rows
+        }
 
-    def service_rows(self) -> list[dict[str, Any]]:
+    def server_rows(self, revision: int | None = None) -> list[Any]:
+        """Every server's name and address, with how many services it has; kept while
+        ``revision`` (the registry's) holds, when given."""
+        return self._listing("servers", revision, self._server_rows)
+
+    def _server_rows(self) -> list[Any]:
+        count = (
+            select(services_t.c.server_name, func.count().label("services"))
+            .group_by(services_t.c.server_name)
+            .subquery()
+        )
+        stmt = (
+            select(
+                servers_t.c.name,
+                servers_t.c.host,
+                servers_t.c.port,
+                servers_t.c.protocol,
+                func.coalesce(count.c.services, 0).label("services"),
+            )
+            .outerjoin(count, count.c.server_name == servers_t.c.name)
+            .order_by(servers_t.c.name)
+        )
+        with transactions.read(self.engine) as conn:
+            return list(conn.execute(stmt).all())
+
+    def service_rows(self, revision: int | None = None) -> list[Any]:
         """Every service with what the status pages show: its server's address and its
-        check, without params, data or headers (they may hold secrets)."""
+        check, without params, data or headers (they may hold secrets); kept while
+        ``revision`` holds, when given."""
+        return self._listing("services", revision, self._service_rows)
+
+    def _service_rows(self) -> list[Any]:
         stmt = (
             select(
                 services_t.c.server_name,
@@ -215,14 +265,4 @@ class HealthStore:
             .order_by(services_t.c.server_name, services_t.c.name)
         )
         with transactions.read(self.engine) as conn:
-            return [dict(row) for row in conn.execute(stmt).mappings()]
-
-
-def _result(row: Any) -> CheckResult:
-    return CheckResult(
-        status=row["status"],
-        output=row["output"],
-        duration=float(row["duration"]),
-        checked_at=as_utc(row["checked_at"]),
-        changed_at=as_utc(row["changed_at"]),
-    )
+            return list(conn.execute(stmt).all())

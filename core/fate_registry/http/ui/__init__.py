@@ -9,6 +9,7 @@ one, keeps it in the tab only (sessionStorage) and sends it as a bearer header.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -26,8 +27,10 @@ from ...status import (
     checker_state,
     counts,
     registry_health,
-    servers_health,
-    services_health,
+    server_entries,
+    service_entries,
+    shown_server,
+    shown_service,
 )
 from ...store.health import HealthStore
 from ...window import MINUTES
@@ -113,8 +116,8 @@ def overview(request: Request) -> HTMLResponse:
         results = HealthStore(registry.engine).results()
         context.update(
             checker=checker_state(registry),
-            servers=counts(servers_health(registry, results)),
-            services=counts(services_health(registry, results)),
+            servers=counts(server_entries(registry, results)),
+            services=counts(service_entries(registry, results)),
             capabilities=_rates(capabilities(registry.hooks, 15)),
             statuses=SHOWN_STATUSES,
         )
@@ -126,9 +129,9 @@ def services(
     request: Request, status: Status = None, q: Text = None, page: PageNumber = 1
 ) -> HTMLResponse:
     registry = registry_of(request)
-    rows = services_health(registry, HealthStore(registry.engine).results())
+    rows = service_entries(registry, HealthStore(registry.engine).results())
     rows = _filtered(rows, status, q, ("server", "service"))
-    return _listing("services.html", rows, page, status=status, q=q)
+    return _listing("services.html", rows, page, shown_service, status=status, q=q)
 
 
 @router.get("/fragment/servers", **access("read"))
@@ -136,9 +139,9 @@ def servers(
     request: Request, status: Status = None, q: Text = None, page: PageNumber = 1
 ) -> HTMLResponse:
     registry = registry_of(request)
-    rows = servers_health(registry, HealthStore(registry.engine).results())
+    rows = server_entries(registry, HealthStore(registry.engine).results())
     rows = _filtered(rows, status, q, ("name",))
-    return _listing("servers.html", rows, page, status=status, q=q)
+    return _listing("servers.html", rows, page, shown_server, status=status, q=q)
 
 
 @router.get("/fragment/decisions", **access("read"))
@@ -188,10 +191,19 @@ def _filtered(
     return rows
 
 
-def _listing(template: str, rows: list[dict[str, Any]], page: int, **filters: Any) -> HTMLResponse:
+def _listing(
+    template: str,
+    rows: list[dict[str, Any]],
+    page: int,
+    show: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+    **filters: Any,
+) -> HTMLResponse:
+    """One page of ``rows``: only its rows are made ready to show (``show``)."""
     pages = max(1, -(-len(rows) // PAGE_SIZE))
     page = min(page, pages)
     shown = rows[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+    if show is not None:
+        shown = [show(row) for row in shown]
     query = urlencode({k: v for k, v in filters.items() if v})
     return _html(
         templates.get_template(template).render(
