@@ -3,16 +3,14 @@ window keeps the last ones and per-minute counts, never a secret or a signature.
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 
 from fate_registry import hookimpl, nonblocking
-from fate_registry.capabilities import Decision, Signature
-from fate_registry.dispatch import Dispatcher
+from fate_registry.capabilities import Decision, PermissionRequest, Signature
+from fate_registry.dispatch import Dispatcher, Outcome
 from fate_registry.metrics import HookMetrics
 from fate_registry.plugins import build_plugin_manager
-from fate_registry.recording import Decided
+from fate_registry.recording import Decided, decided
 from fate_registry.settings import HooksSettings
 from fate_registry.window import DecisionWindow
 
@@ -54,21 +52,22 @@ def test_each_decision_reaches_the_window_with_its_party_and_result(hooks: Dispa
     assert summary["p50_ms"] is not None
 
 
-def test_what_a_sink_gets_holds_no_signature_nor_request(hooks: Dispatcher) -> None:
+def test_what_is_kept_of_a_decision_holds_no_signature_nor_request(hooks: Dispatcher) -> None:
     kept: list[Decided] = []
-    hooks.recorder.sinks.append(kept.append)
+    hooks.recorder.sinks.append(lambda o, r, at: kept.append(decided(o, r, at)))
     outcome = hooks.signature({"party_id": "9999", "body": {"secret_field": "s3cr3t"}})
 
     assert outcome.signature == SECRET_SIGNATURE
-    values = [str(value) for value in dataclasses.asdict(kept[0]).values()]
-    assert not any(SECRET_SIGNATURE in v or "s3cr3t" in v for v in values), values
-    assert kept[0].party == "9999"
+    for record in (kept[0], hooks.window.recent()[0]):
+        values = [str(value) for value in record]
+        assert not any(SECRET_SIGNATURE in v or "s3cr3t" in v for v in values), values
+        assert record.party == "9999" and record.decision_id == outcome.decision_id
 
 
 def test_a_sink_that_fails_is_logged_and_the_decision_goes_on(
     hooks: Dispatcher, caplog: pytest.LogCaptureFixture
 ) -> None:
-    def broken(decided: Decided) -> None:
+    def broken(*record: object) -> None:
         raise RuntimeError("disk full")
 
     hooks.recorder.sinks.insert(0, broken)
@@ -81,11 +80,13 @@ def test_a_sink_that_fails_is_logged_and_the_decision_goes_on(
 
 def test_the_window_is_bounded_and_counts_per_minute() -> None:
     window = DecisionWindow()
+    request = PermissionRequest(src_party_id="1", role="host", component_list=["x"])
     for i in range(2000):
         minute = i // 1000  # two minutes of 1,000 decisions
-        window(Decided(f"d{i}", "permission", "1", "allow", 0, "p", 0.003, False, 60.0 * minute))
+        outcome = Outcome("permission", f"d{i}", True, 0, "ok", "p", elapsed=0.003)
+        window(outcome, request, 60.0 * minute)
 
     assert len(window.recent(limit=10_000)) == 500
     minutes = window.minutes("permission", span=3, now=60.0)
     assert [sum(m.counts.values()) for m in minutes] == [0, 1000, 1000]
-    assert window.summary("permission", span=2, now=60.0)["p99_ms"] == 5.0  # its bucket's bound
+    assert window.summary("permission", span=2, now=60.0)["p99_ms"] == 4.0  # its bucket's bound

@@ -8,8 +8,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from pydantic import BaseModel
 
@@ -23,8 +22,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("fate_registry.decisions")
 
 
-@dataclass(frozen=True, slots=True)
-class Decided:
+class Decided(NamedTuple):  # a tuple: built once per decision, the cheapest record there is
     """What a sink gets of a decision: never a secret, a signature, a header value or a body.
 
     ``result``: allow, deny, failed_open or failed_closed. ``party``: the requesting party
@@ -43,7 +41,28 @@ class Decided:
     at: float
 
 
-Sink = Callable[[Decided], None]
+# A sink is called with the outcome, the request and the time (seconds since the epoch). What it
+# keeps is ``decided(...)``'s record, or less: never the request, the outcome's signature,
+# message or error. It is called on the decision's thread: it must be cheap (a deque append,
+# an atomic count), and do anything more (a database write) on a thread of its own.
+Sink = Callable[["Outcome", BaseModel, float], None]
+
+
+def decided(
+    outcome: Outcome, request: BaseModel | None, at: float, party: str | None = None
+) -> Decided:
+    """What may be kept of a decision (``party``: when already read from the request)."""
+    return Decided(
+        outcome.decision_id,
+        outcome.capability,
+        party if request is None else party_of(request),
+        result_of(outcome),
+        outcome.code,
+        outcome.plugin,
+        outcome.elapsed,
+        outcome.cached,
+        at,
+    )
 
 
 def result_of(outcome: Outcome) -> str:
@@ -58,9 +77,8 @@ def party_of(request: BaseModel) -> str | None:
 
 
 class Recorder:
-    """Records each decision: metrics, the decision log, then every sink in turn. A sink runs
-    on the decision's own thread: it must be quick (a deque append), or hand the record to a
-    queue of its own. A sink that raises is logged and the decision goes on."""
+    """Records each decision: metrics, the decision log, then every sink in turn (see Sink).
+    A sink that raises is logged and the decision goes on."""
 
     def __init__(self, metrics: HookMetrics, sinks: list[Sink] | None = None) -> None:
         self.metrics = metrics
@@ -94,19 +112,9 @@ class Recorder:
             log.debug("decision %s request %s", outcome.decision_id, shown)
         if not self.sinks:
             return
-        decided = Decided(
-            outcome.decision_id,
-            outcome.capability,
-            party_of(request),
-            result,
-            outcome.code,
-            outcome.plugin,
-            outcome.elapsed,
-            outcome.cached,
-            time.time(),
-        )
+        at = time.time()
         for sink in self.sinks:
             try:
-                sink(decided)
+                sink(outcome, request, at)
             except Exception:
                 log.exception("a decision sink failed on decision %s", outcome.decision_id)
