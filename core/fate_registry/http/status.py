@@ -9,9 +9,18 @@ from fastapi import APIRouter, Query, Request
 
 from ..status import status_document
 from .deps import registry_of
+from .envelopes import V2Error
 from .security import access
 
-router = APIRouter(tags=["health"])
+ERRORS = {
+    400: "minutes is not a whole number from 1 to 60",
+    401: "reads are protected and the token is missing or wrong",
+    503: "the database cannot be used now",
+}
+router = APIRouter(
+    tags=["health"],
+    responses={status: {"model": V2Error, "description": text} for status, text in ERRORS.items()},
+)
 
 
 @router.get(
