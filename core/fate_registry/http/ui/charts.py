@@ -18,7 +18,8 @@ def decisions_chart(capability: str, minutes: list[Minute]) -> Markup:
     totals = [sum(m.counts.values()) for m in minutes]
     p99 = [percentile_ms(m.latency, 0.99) for m in minutes]
     top = max(totals, default=0) or 1
-    slowest = max((p for p in p99 if p is not None), default=0.0) or 1.0
+    known = [p for p in p99 if p is not None]
+    slowest = max(known, default=0.0) or 1.0
     plot_w, plot_h = WIDTH - PAD - RIGHT, HEIGHT - 2 * PAD
     step = plot_w / max(len(minutes), 1)
     parts = [
@@ -55,10 +56,21 @@ def decisions_chart(capability: str, minutes: list[Minute]) -> Markup:
             f'<polyline points="{" ".join(points)}" fill="none" stroke="{COLOURS["p99"]}" '
             'stroke-width="2"/>'
         )
+    elif points:  # one minute with decisions: a dot
+        cx, cy = points[0].split(",")
+        parts.append(f'<circle cx="{cx}" cy="{cy}" r="3" fill="{COLOURS["p99"]}"/>')
+    if known:
+        parts.append(
+            f'<text x="{PAD + plot_w + 4}" y="{PAD + 4}" font-size="10" '
+            f'fill="{COLOURS["p99"]}">{slowest:g} ms</text>'
+        )
+    else:
+        parts.append(
+            f'<text x="{PAD + plot_w / 2}" y="{PAD + plot_h / 2}" text-anchor="middle" '
+            'font-size="11" fill="#757575">no decision in the last hour</text>'
+        )
     parts += [
         f'<text x="{PAD - 4}" y="{PAD + 4}" text-anchor="end" font-size="10">{top}</text>',
-        f'<text x="{PAD + plot_w + 4}" y="{PAD + 4}" font-size="10" fill="{COLOURS["p99"]}">'
-        f"{slowest:g} ms</text>",
         f'<text x="{PAD}" y="{HEIGHT - 8}" font-size="10">-{len(minutes)} min</text>',
         f'<text x="{PAD + plot_w}" y="{HEIGHT - 8}" text-anchor="end" font-size="10">now</text>',
         "</svg>",
