@@ -5,6 +5,7 @@ decisions of the last minutes (counted by the process that answers: a serve's, o
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from . import schema
@@ -67,52 +68,54 @@ def _shown(result: CheckResult | None) -> dict[str, Any]:
 
 
 Results = dict[tuple[str, str], CheckResult]
+Statuses = dict[tuple[str, str], str]
 
-# Listings are built in two steps: entries (name and status, cheap) for every row, to count,
-# filter and page; then what is shown, only for the rows shown (the console's 300 ms at 5,000
-# services).
+# Listings are built in two steps: entries (name, status, and the key of the check that decides
+# it) for every row, to count, filter and page, from the statuses alone; then what is shown,
+# with whole results, only for the rows shown (the console's 300 ms at 5,000 services).
 
 
-def server_entries(registry: Registry, results: Results) -> list[dict[str, Any]]:
+def server_entries(registry: Registry, statuses: Statuses) -> list[dict[str, Any]]:
     """Every server: ``name``, ``status`` (its TCP check's) and its row."""
     entries = []
     for row in registry.health.store.server_rows(registry.known_revision()):
-        result = results.get((row.name, SERVER_CHECK))
-        entries.append({"name": row.name, "status": result.status if result else UNCHECKED,
-                        "row": row, "result": result})  # fmt: skip
+        key = (row.name, SERVER_CHECK)
+        status = statuses.get(key)
+        entries.append({"name": row.name, "status": status or UNCHECKED, "row": row,
+                        "decider": key if status else None})  # fmt: skip
     return entries
 
 
-def shown_server(entry: dict[str, Any]) -> dict[str, Any]:
+def shown_server(entry: dict[str, Any], results: Results) -> dict[str, Any]:
     row = entry["row"]
     return {
         "name": row.name,
         "url": base_url(row.protocol, row.host, row.port),
         "services": row.services,
-        **_shown(entry["result"]),
+        **_shown(results.get(entry["decider"])),
+        "status": entry["status"],
     }
 
 
-def service_entries(registry: Registry, results: Results) -> list[dict[str, Any]]:
+def service_entries(registry: Registry, statuses: Statuses) -> list[dict[str, Any]]:
     """Every service: ``server``, ``service``, ``status`` (the worse of its HTTP check and its
     server's TCP check) and what ``shown_service`` needs."""
     entries = []
     for row in registry.health.store.service_rows(registry.known_revision()):
-        server_result = results.get((row.server_name, SERVER_CHECK))
-        own = results.get((row.server_name, row.name))
-        status = worst(server_result.status if server_result else None, own.status if own else None)
-        # The output of the check that decides: the server's when it is worse
-        deciding = (
-            own
-            if own is not None and (server_result is None or own.status == status)
-            else server_result
-        )
+        server_key, own_key = (row.server_name, SERVER_CHECK), (row.server_name, row.name)
+        server_status, own_status = statuses.get(server_key), statuses.get(own_key)
+        status = worst(server_status, own_status)
+        # The check that decides: the service's own, unless its server's is worse
+        if own_status is not None and (server_status is None or own_status == status):
+            decider: tuple[str, str] | None = own_key
+        else:
+            decider = server_key if server_status is not None else None
         entries.append({"server": row.server_name, "service": row.name,
-                        "status": status or UNCHECKED, "row": row, "result": deciding})  # fmt: skip
+                        "status": status or UNCHECKED, "row": row, "decider": decider})  # fmt: skip
     return entries
 
 
-def shown_service(entry: dict[str, Any]) -> dict[str, Any]:
+def shown_service(entry: dict[str, Any], results: Results) -> dict[str, Any]:
     """A service as shown: no params, data or headers, and no query values in its URL (they
     may be keys; the registration API shows them to token holders)."""
     row = entry["row"]
@@ -128,19 +131,36 @@ def shown_service(entry: dict[str, Any]) -> dict[str, Any]:
         "method": row.method,
         "url": mask_query(url, everything=True) if "?" in url else url,
         "check": check,
-        **_shown(entry["result"]),
+        **_shown(results.get(entry["decider"])),
         "status": entry["status"],
     }
 
 
+def shown_page(
+    registry: Registry,
+    entries: list[dict[str, Any]],
+    show: Callable[[dict[str, Any], Results], dict[str, Any]],
+) -> list[dict[str, Any]]:
+    """``entries`` as shown, with the whole results of their deciding checks only."""
+    keys = [entry["decider"] for entry in entries if entry["decider"] is not None]
+    results = registry.health.store.results(keys) if keys else {}
+    return [show(entry, results) for entry in entries]
+
+
+def _statuses(results: Results) -> Statuses:
+    return {key: result.status for key, result in results.items()}
+
+
 def servers_health(registry: Registry, results: Results) -> list[dict[str, Any]]:
     """Every server, its address, its TCP check and how many services it has."""
-    return [shown_server(entry) for entry in server_entries(registry, results)]
+    entries = server_entries(registry, _statuses(results))
+    return [shown_server(entry, results) for entry in entries]
 
 
 def services_health(registry: Registry, results: Results) -> list[dict[str, Any]]:
     """Every service with its health and the output of the check that decides it."""
-    return [shown_service(entry) for entry in service_entries(registry, results)]
+    entries = service_entries(registry, _statuses(results))
+    return [shown_service(entry, results) for entry in entries]
 
 
 def capabilities(

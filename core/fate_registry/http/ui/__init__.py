@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -29,10 +30,10 @@ from ...status import (
     registry_health,
     server_entries,
     service_entries,
+    shown_page,
     shown_server,
     shown_service,
 )
-from ...store.health import HealthStore
 from ...window import MINUTES
 from ..deps import registry_of
 from ..security import access
@@ -113,11 +114,11 @@ def overview(request: Request) -> HTMLResponse:
     found = registry_health(registry)
     context: dict[str, Any] = {"registry": found}
     if found["database_ok"]:
-        results = HealthStore(registry.engine).results()
+        statuses = registry.health.store.statuses()
         context.update(
             checker=checker_state(registry),
-            servers=counts(server_entries(registry, results)),
-            services=counts(service_entries(registry, results)),
+            servers=counts(server_entries(registry, statuses)),
+            services=counts(service_entries(registry, statuses)),
             capabilities=_rates(capabilities(registry.hooks, 15)),
             statuses=SHOWN_STATUSES,
         )
@@ -129,9 +130,10 @@ def services(
     request: Request, status: Status = None, q: Text = None, page: PageNumber = 1
 ) -> HTMLResponse:
     registry = registry_of(request)
-    rows = service_entries(registry, HealthStore(registry.engine).results())
+    rows = service_entries(registry, registry.health.store.statuses())
     rows = _filtered(rows, status, q, ("server", "service"))
-    return _listing("services.html", rows, page, shown_service, status=status, q=q)
+    show = partial(shown_page, registry, show=shown_service)
+    return _listing("services.html", rows, page, show, status=status, q=q)
 
 
 @router.get("/fragment/servers", **access("read"))
@@ -139,9 +141,10 @@ def servers(
     request: Request, status: Status = None, q: Text = None, page: PageNumber = 1
 ) -> HTMLResponse:
     registry = registry_of(request)
-    rows = server_entries(registry, HealthStore(registry.engine).results())
+    rows = server_entries(registry, registry.health.store.statuses())
     rows = _filtered(rows, status, q, ("name",))
-    return _listing("servers.html", rows, page, shown_server, status=status, q=q)
+    show = partial(shown_page, registry, show=shown_server)
+    return _listing("servers.html", rows, page, show, status=status, q=q)
 
 
 @router.get("/fragment/decisions", **access("read"))
@@ -195,7 +198,7 @@ def _listing(
     template: str,
     rows: list[dict[str, Any]],
     page: int,
-    show: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+    show: Callable[[list[dict[str, Any]]], list[dict[str, Any]]] | None = None,
     **filters: Any,
 ) -> HTMLResponse:
     """One page of ``rows``: only its rows are made ready to show (``show``)."""
@@ -203,7 +206,7 @@ def _listing(
     page = min(page, pages)
     shown = rows[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
     if show is not None:
-        shown = [show(row) for row in shown]
+        shown = show(shown)
     query = urlencode({k: v for k, v in filters.items() if v})
     return _html(
         templates.get_template(template).render(
