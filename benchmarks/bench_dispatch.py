@@ -268,6 +268,31 @@ def local_overhead(calls: int) -> None:
     assert hooks.permission(request).cached
     verdict = "meets" if 1 / cached >= 100_000 else "MISSES"
     print(f"\n(c) cached decisions: {1 / cached:,.0f}/s ({verdict} the 100,000/s target)")
+    if hasattr(hooks, "recorder"):  # a build with the recording seam
+        sinks_cost(hooks, request, calls)
+
+
+def sinks_cost(hooks: Dispatcher, request: PermissionRequest, calls: int) -> None:
+    """(d) What the recorder's sinks (the console's window) add to a decision: cached
+    decisions with and without them, in interleaved rounds of the same process."""
+    window = hooks.window
+    rounds: dict[str, list[float]] = {"without sinks": [], "with the window": []}
+    for _ in range(7):
+        for name, sinks in (("without sinks", []), ("with the window", [window])):
+            hooks.recorder.sinks = sinks
+            rounds[name].append(per_call(lambda: hooks.permission(request), calls))
+    bare, kept = (statistics.median(rounds[name]) for name in rounds)
+    spread = max(
+        b / w for b, w in zip(rounds["without sinks"], rounds["with the window"], strict=True)
+    )
+    low = min(
+        b / w for b, w in zip(rounds["without sinks"], rounds["with the window"], strict=True)
+    )
+    print(
+        f"\n(d) the recording seam's sink: cached decisions {1 / bare:,.0f}/s without sinks, "
+        f"{1 / kept:,.0f}/s with the console's window: {bare / kept:.3f}x the throughput "
+        f"(rounds {low:.3f} to {spread:.3f}), {(kept - bare) * 1e6:.2f} us a decision"
+    )
 
 
 def main() -> None:

@@ -76,6 +76,7 @@ SLOW_MODULES = frozenset(
     {
         "test_apireader_e2e.py",
         "test_casbin_package.py",
+        "test_console_browser.py",
         "test_docs_offline.py",
         "test_fate_client.py",
         "test_plugin_wheel.py",

@@ -20,6 +20,7 @@ __all__ = ["Served", "free_port", "serve"]
 class Served:
     url: str
     log: Path
+    pid: int = 0  # of the serve process (its workers are its children)
 
     def log_text(self) -> str:
         return self.log.read_text(encoding="utf-8", errors="replace")
@@ -47,7 +48,7 @@ def serve(db_url: str, *args: str, env: dict[str, str] | None = None) -> Iterato
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-    served = Served(f"http://127.0.0.1:{port}", Path(log.name))
+    served = Served(f"http://127.0.0.1:{port}", Path(log.name), process.pid)
     try:
         try:
             wait_ready(process, served.url, timeout=60)

@@ -5,6 +5,7 @@ and every row checked, and each failure a clear error naming its step with no fi
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -256,3 +257,44 @@ def test_the_demo_runs_each_step() -> None:
         "done",
     ):
         assert expected in done.stdout
+
+
+def test_the_demo_keeps_both_running_for_the_console_and_status(tmp_path: Path) -> None:
+    """What a newcomer does with `demo --keep`: status shows the reference service passing;
+    they stop it, status and the console show it critical; Ctrl-C stops the rest."""
+    import re
+
+    import requests
+    from waiting import wait_until
+
+    from fate_registry.client import RegistryClient
+
+    log = tmp_path / "demo.out"
+    with log.open("w") as out:
+        demo = subprocess.Popen(
+            [str(FATE_REGISTRY), "demo", "--keep", "--ids", "100"],
+            stdout=out, stderr=subprocess.STDOUT, env=environment(), text=True,
+        )  # fmt: skip
+    try:
+        wait_until(lambda: "kill " in log.read_text(), "the demo's directions", within=120)
+        text = log.read_text()
+        url = re.search(r"console: +(http://\S+)/ui", text)[1]  # type: ignore[index]
+        service_pid = int(re.search(r"kill (\d+)", text)[1])  # type: ignore[index]
+
+        def statuses() -> set[str]:
+            with RegistryClient(url) as client:
+                return {s["status"] for s in client.status()["services"]}
+
+        wait_until(lambda: statuses() == {"passing"}, "the reference service passing", 60)
+        os.kill(service_pid, signal.SIGTERM)
+        wait_until(lambda: statuses() == {"critical"}, "the reference service critical", 60)
+        # the console says so too: its services page's content, as the page fetches it
+        console = requests.get(f"{url}/ui/fragment/services", timeout=30).text
+        assert console.count("critical") >= 7
+        demo.send_signal(signal.SIGINT)
+        assert demo.wait(timeout=60) == 0, log.read_text()
+        assert log.read_text().rstrip().endswith("done")
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+            demo.wait()

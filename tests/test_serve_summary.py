@@ -7,6 +7,8 @@ from pathlib import Path
 
 from serve_process import serve
 
+from fate_registry import schema
+
 TOKEN = "summary-test-token-0123456789"
 
 
@@ -24,7 +26,8 @@ def test_serve_logs_one_summary_before_it_listens(tmp_path: Path) -> None:
     summary = log[: log.index("Started server process")]
     assert summary.count("fate-registry ") == 1
     assert f"fate-registry 0.1.0 on {served.url} (1 worker)" in summary
-    assert f"database: {db_url}, schema 0003 (latest), revision 0" in summary
+    assert f"database: {db_url}, schema {schema.HEAD} (latest), revision 0" in summary
+    assert "health checks: every 10 s, one prober per database" in summary
     line = next(line for line in summary.splitlines() if line.startswith("  plugins: "))
     plugins = line.removeprefix("  plugins: ").split("; ")
     assert "http 0.1.0 (loaded)" in plugins

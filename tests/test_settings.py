@@ -288,7 +288,8 @@ def test_every_setting_is_documented_once_and_every_documented_one_exists() -> N
 def test_the_env_variables_the_tables_give_are_the_settings_names() -> None:
     for _, setting, env, _ in documented_rows():
         if env is not None:
-            assert env == f"FATE_REGISTRY_{setting.upper()}", setting
+            # a nested setting (health.interval) takes __ between its levels
+            assert env == f"FATE_REGISTRY_{setting.upper().replace('.', '__')}", setting
 
 
 @pytest.mark.parametrize(

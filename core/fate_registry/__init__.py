@@ -20,7 +20,7 @@ if TYPE_CHECKING:
         ServerNotFound,
         ServiceNotFound,
     )
-    from .markers import hookimpl, nonblocking
+    from .markers import calls_service, hookimpl, nonblocking
     from .models import ResolvedService, Server, Service
     from .registry import Registry
     from .settings import Settings, load_settings
@@ -37,6 +37,7 @@ _EXPORTS = {
     "SchemaTooNew": "errors",
     "ServerNotFound": "errors",
     "ServiceNotFound": "errors",
+    "calls_service": "markers",
     "hookimpl": "markers",
     "nonblocking": "markers",
     "ResolvedService": "models",
@@ -62,6 +63,7 @@ __all__ = [
     "ServiceNotFound",
     "Settings",
     "__version__",
+    "calls_service",
     "hookimpl",
     "load_settings",
     "nonblocking",

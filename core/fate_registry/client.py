@@ -34,6 +34,7 @@ from .errors import (
     ServiceNotFound,
 )
 from .models import (
+    HttpCheck,
     Server,
     ServerRegistration,
     Service,
@@ -162,6 +163,7 @@ class RegistryClient:
         params: dict[str, Any] | None = None,
         data: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
+        check: HttpCheck | dict[str, Any] | None = None,
     ) -> Service:
         """Add or replace a service on a registered server."""
         reg = validate(
@@ -174,8 +176,10 @@ class RegistryClient:
             params=params or {},
             data=data or {},
             headers=headers or {},
+            check=check,
         )
-        reply = self._call("POST", "/v2/server/service/registry", json=reg.model_dump())
+        body = reg.model_dump(exclude_none=True)
+        reply = self._call("POST", "/v2/server/service/registry", json=body)
         return _service_of(reply)
 
     def register_many(
@@ -199,7 +203,7 @@ class RegistryClient:
                 key = f"{service.server_name}/{service.service_name}"
                 raise InvalidRegistration([("services", f"given more than once: {key}")])
             api[service.service_name] = service.model_dump(
-                include={"uri", "method", "protocol", "params", "data", "headers"},
+                include={"uri", "method", "protocol", "params", "data", "headers", "check"},
                 exclude_none=True,
             )
         if not body:
@@ -242,6 +246,14 @@ class RegistryClient:
     def revision(self) -> int:
         """The database's revision counter, from ``/readyz``."""
         return int(self._call("GET", "/readyz", envelope=False)["revision"])
+
+    def status(self, minutes: int = 15) -> dict[str, Any]:
+        """What ``fate-registry status`` shows, from the server's ``/status``: its decisions
+        of the last ``minutes`` included."""
+        found = self._call("GET", "/status", params={"minutes": str(minutes)}, envelope=False)
+        if not isinstance(found, dict) or "registry" not in found:
+            raise RemoteError(f"{self.shown_url}/status: not a fate-registry status reply")
+        return found
 
     def hook(self, capability: str, request: dict[str, Any]) -> dict[str, Any]:
         """A decision of the hook gateway (``/v1/hook/<capability>``): FATE's ``{code, msg}``

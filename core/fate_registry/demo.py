@@ -30,6 +30,7 @@ from .apireader import Progress
 from .registry import Registry
 
 SERVER = "THIRD"
+HEALTH_INTERVAL = 2.0  # seconds: the demo's serve checks the reference service this often
 PARTY, OTHER_PARTY = "9999", "10000"
 Say = Callable[[str], None]
 INSTALL = "pip install ./contrib/fate-reference-service (from a fate-registry checkout)"
@@ -128,8 +129,9 @@ def client_headers(app_key: str, secret: str, full_path: str, body: str) -> dict
     return {"TIMESTAMP": timestamp, "NONCE": nonce, "APP_KEY": app_key, "SIGNATURE": signature}
 
 
-def run(count: int = 5000, say: Say = print) -> None:
-    """The whole demo; DemoFailed at the first step that fails."""
+def run(count: int = 5000, say: Say = print, *, keep: bool = False) -> None:
+    """The whole demo; DemoFailed at the first step that fails. With ``keep``, both stay up
+    until Ctrl-C (or until serve ends), for a look at the console and ``status``."""
     extra_path = reference_service_path()
     site_key, app_key, app_secret = secrets.token_hex(16), "demo-client", secrets.token_hex(16)
     with tempfile.TemporaryDirectory(prefix="fate-registry-demo-") as scratch, ExitStack() as stack:
@@ -149,7 +151,8 @@ def run(count: int = 5000, say: Say = print) -> None:
                 [sys.executable, "-m", "fate_registry.cli", "--db", db_url, "serve",
                  "--port", str(registry_port), "--log-level", "warning"],
                 stack.enter_context(serve_log.open("wb")),
-                {**env, "FATE_REGISTRY_HOOKS__SERVER_NAME": SERVER},
+                {**env, "FATE_REGISTRY_HOOKS__SERVER_NAME": SERVER,
+                 "FATE_REGISTRY_HEALTH__INTERVAL": str(HEALTH_INTERVAL)},
             )
         )  # fmt: skip
         _wait_for("fate-registry serve", lambda: _answers(registry_url), serve, serve_log)
@@ -180,8 +183,26 @@ def run(count: int = 5000, say: Say = print) -> None:
 
         _fetch(registry, count, home, say)
         _decisions(registry_url, app_key, app_secret, say)
+        if keep:
+            _keep(registry_url, db_url, service.pid, serve, say)
         say("5. stopping the reference service and the registry")
     say("done")
+
+
+def _keep(registry_url: str, db_url: str, service_pid: int, serve: Any, say: Say) -> None:
+    """Leave both running until Ctrl-C: what to look at, and how to stop the service."""
+    say(
+        f"   both keep running (Ctrl-C stops them):\n"
+        f"   console:  {registry_url}/ui\n"
+        f"   status:   fate-registry --url {registry_url} status\n"
+        f"   stop the reference service to see it turn critical within "
+        f"{2 * HEALTH_INTERVAL:g} s: kill {service_pid}"
+    )
+    try:
+        while serve.poll() is None:
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        say("")
 
 
 def _fetch(registry: Registry, count: int, home: Path, say: Say) -> None:

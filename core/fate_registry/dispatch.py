@@ -41,18 +41,21 @@ from .capabilities import (
 from .context import HookContext
 from .decision_cache import TTLCache
 from .errors import RegistryError
+from .health import CRITICAL
 from .logsafe import printable
-from .markers import NONBLOCKING
-from .masking import mask_secrets, mask_url_queries
+from .markers import CALLS_SERVICE, NONBLOCKING
+from .masking import mask_url_queries
 from .metrics import DEFAULT_METRICS, HookMetrics
 from .plugins import PluginManager, UnknownPlugins, plugin_manager
+from .recording import Recorder
 from .settings import CapabilitySettings, HooksSettings
+from .window import DecisionWindow
 from .workers import DeadlineExceeded, LoopThread, Workers, WorkersBusy
 
 if TYPE_CHECKING:
     from .registry import Registry
 
-log = logging.getLogger("fate_registry.decisions")
+log = logging.getLogger("fate_registry.decisions")  # ApiReader's answers; decisions: recording
 
 DENY_CODES = {"permission": PERMISSION_ERROR}
 _ID_PREFIX = os.urandom(3).hex()
@@ -123,7 +126,7 @@ def new_decision_id() -> str:
 
 class _Failure(Exception):
     def __init__(self, result: str, message: str) -> None:
-        self.result = result  # "error", "timeout" or "rejected"
+        self.result = result  # "error", "timeout", "rejected" or "unhealthy"
         super().__init__(message)
 
 
@@ -281,6 +284,10 @@ class Dispatcher:
         self.plugins = plugins if plugins is not None else plugin_manager()
         check_chains(settings, self.plugins)
         self.metrics = metrics if metrics is not None else DEFAULT_METRICS
+        # The decisions of the last hour, for status and the console: the recorder's first
+        # sink (an audit trail would be one more).
+        self.window = DecisionWindow()
+        self.recorder = Recorder(self.metrics, [self.window])
         self._caches: dict[str, TTLCache[tuple[int | None, Outcome]]] = {
             c: TTLCache(settings.cache_size) for c in DECISIONS
         }
@@ -538,6 +545,11 @@ class Dispatcher:
         if impl is None:
             self.metrics.call(capability, name, "error", None)
             return _Failure("error", f"plugin {name!r} is in the chain but not loaded")
+        if pending.cfg.fail_fast and getattr(impl.function, CALLS_SERVICE, False):
+            unhealthy = self._unhealthy(pending)
+            if unhealthy is not None:
+                self.metrics.call(capability, name, "unhealthy", None)
+                return _Failure("unhealthy", unhealthy)
         kwargs = {"context": pending.context, "request": pending.request}
         args = tuple(kwargs[arg] for arg in impl.argnames)
         started = time.monotonic()
@@ -692,34 +704,17 @@ class Dispatcher:
         )
 
     def _record(self, outcome: Outcome, request: BaseModel) -> None:
-        if outcome.failed:
-            result = "failed_open" if outcome.allowed else "failed_closed"
-        else:
-            result = "allow" if outcome.allowed else "deny"
-        self.metrics.decision(outcome.capability, result)
-        if outcome.failed:
-            log.warning(
-                "decision %s %s %s by %s in %.1f ms: %s",
-                outcome.decision_id,
-                outcome.capability,
-                result,
-                outcome.plugin,
-                outcome.elapsed * 1000,
-                printable(outcome.error or ""),
-            )
-        elif log.isEnabledFor(logging.INFO):
-            log.info(
-                "decision %s %s %s by %s in %.1f ms%s",
-                outcome.decision_id,
-                outcome.capability,
-                result,
-                outcome.plugin,
-                outcome.elapsed * 1000,
-                " (cached)" if outcome.cached else "",
-            )
-        if log.isEnabledFor(logging.DEBUG):
-            shown = mask_secrets(request.model_dump())
-            log.debug("decision %s request %s", outcome.decision_id, shown)
+        self.recorder.record(outcome, request)
+
+    def _unhealthy(self, pending: _Pending) -> str | None:
+        """Why the service of ``pending`` is not to be called (its health check is critical),
+        or None."""
+        if self.registry is None:
+            return None
+        server = pending.context.server_name.upper()
+        if self.registry.health.status(server, pending.capability) != CRITICAL:
+            return None
+        return f"not called: service {server}/{pending.capability} is critical (health check)"
 
 
 __all__ = [

@@ -1,4 +1,5 @@
-"""The pluggy markers: ``hookimpl`` (and ``nonblocking``) are what a plugin imports from us."""
+"""The pluggy markers: ``hookimpl`` (and ``nonblocking``, ``calls_service``) are what a plugin
+imports from us."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pluggy
 
 F = TypeVar("F", bound=Callable[..., Any])
 NONBLOCKING = "fate_registry_nonblocking"
+CALLS_SERVICE = "fate_registry_calls_service"
 
 PROJECT = "fate_registry"
 
@@ -24,4 +26,16 @@ def nonblocking(function: F) -> F:
     returns. Put it under ``@hookimpl``.
     """
     setattr(function, NONBLOCKING, True)
+    return function
+
+
+def calls_service(function: F) -> F:
+    """Mark a hook implementation that calls the service registered for its capability
+    (``context.server_name``, the capability's name), as the ``http`` plugin's do.
+
+    With the capability's ``fail_fast`` on, the dispatcher does not call it while that
+    service's health check is critical: the failure policy answers at once. Put it under
+    ``@hookimpl``.
+    """
+    setattr(function, CALLS_SERVICE, True)
     return function

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from contextlib import suppress
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-# "rejected": not called, the capability had max_in_flight calls running or waiting already.
-RESULTS = ("allow", "deny", "no_opinion", "error", "timeout", "rejected")
+# "rejected": not called, the capability had max_in_flight calls running or waiting already;
+# "unhealthy": not called, its service's health check is critical and fail_fast is on.
+RESULTS = ("allow", "deny", "no_opinion", "error", "timeout", "rejected", "unhealthy")
 BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 
 
@@ -98,5 +100,65 @@ class HookMetrics:
         return generate_latest(self.registry)
 
 
+class HealthMetrics:
+    """Health checks: every node's view of each server and service (from the database), and
+    the prober's own counts. A status is a number: 0 passing, 1 warning, 2 critical."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        self.server_status = Gauge(
+            "fate_registry_server_health",
+            "Status of a server's TCP check: 0 passing, 1 warning, 2 critical",
+            ("server",),
+            registry=self.registry,
+        )
+        self.service_status = Gauge(
+            "fate_registry_service_health",
+            "Status of a service (the worse of its HTTP check and its server's TCP check): "
+            "0 passing, 1 warning, 2 critical",
+            ("server", "service"),
+            registry=self.registry,
+        )
+        self.prober = Gauge(
+            "fate_registry_health_prober",
+            "1 while this process holds the lease that makes it the database's prober",
+            registry=self.registry,
+        )
+        self.rounds = Counter(
+            "fate_registry_health_rounds",
+            "Rounds of checks this process ran as the prober",
+            registry=self.registry,
+        )
+        self.probes = Counter(
+            "fate_registry_health_probes",
+            "Checks this process ran, by kind (tcp, http) and status",
+            ("kind", "status"),
+            registry=self.registry,
+        )
+        self.probe_seconds = Histogram(
+            "fate_registry_health_probe_seconds",
+            "Duration of the checks this process ran",
+            ("kind",),
+            buckets=BUCKETS,
+            registry=self.registry,
+        )
+
+    def probed(self, kind: str, status: str, seconds: float) -> None:
+        self.probes.labels(kind, status).inc()
+        self.probe_seconds.labels(kind).observe(seconds)
+
+    def show(self, server: str, service: str | None, rank: int | None) -> None:
+        """Set (``rank`` a number) or remove (None) one server's or service's status."""
+        gauge = self.server_status if service is None else self.service_status
+        labels = (server,) if service is None else (server, service)
+        if rank is None:
+            with suppress(KeyError):
+                gauge.remove(*labels)
+        else:
+            gauge.labels(*labels).set(rank)
+
+
 #: The metrics of every Dispatcher that is not given its own; served at ``/metrics``.
 DEFAULT_METRICS = HookMetrics()
+#: The health checks' metrics, served beside them.
+DEFAULT_HEALTH_METRICS = HealthMetrics(DEFAULT_METRICS.registry)

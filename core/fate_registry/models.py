@@ -256,6 +256,32 @@ class _Input(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+CHECK_METHODS = ("GET", "HEAD", "POST")
+MAX_CHECK_TIMEOUT = 30.0
+
+
+def _check_method(value: Any) -> str:
+    if not isinstance(value, str) or value.upper() not in CHECK_METHODS:
+        raise ValueError(f"must be one of {', '.join(CHECK_METHODS)}")
+    return value.upper()
+
+
+def _check_status(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 100 <= value <= 599:
+        raise ValueError("must be an HTTP status from 100 to 599")
+    return value
+
+
+class HttpCheck(_Input):
+    """A service's HTTP health check: ``method path`` on the service's server answers
+    ``status`` within ``timeout`` seconds (429: warning; anything else: critical)."""
+
+    method: Annotated[Literal["GET", "HEAD", "POST"], BeforeValidator(_check_method)] = "GET"
+    path: Uri
+    status: Annotated[int, BeforeValidator(_check_status)] = 200
+    timeout: float = Field(default=2.0, ge=0.1, le=MAX_CHECK_TIMEOUT)
+
+
 class ServerRegistration(_Input):
     """A server: where a provider's services live."""
 
@@ -287,6 +313,7 @@ class ServiceRegistration(_Input):
     params: JsonObject = Field(default_factory=dict)
     data: JsonObject = Field(default_factory=dict)
     headers: Headers = Field(default_factory=dict)
+    check: HttpCheck | None = Field(default=None, description="HTTP health check (optional)")
 
 
 class Server(BaseModel):
@@ -318,6 +345,7 @@ class Service(BaseModel):
     data: dict[str, Any]
     headers: dict[str, str]
     url: str
+    check: HttpCheck | None = None
     created_at: datetime
     updated_at: datetime
 

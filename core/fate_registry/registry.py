@@ -13,6 +13,7 @@ from sqlalchemy.engine import URL
 from . import schema
 from .errors import InvalidRegistration, RegistryUnavailable
 from .models import (
+    HttpCheck,
     ResolvedService,
     Server,
     ServerRegistration,
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from .apireader import ApiReader
     from .dispatch import Dispatcher
     from .grants import Grants
+    from .health.view import HealthView
     from .keys import SiteKeys
     from .nonces import Nonces
 
@@ -69,6 +71,11 @@ class Registry:
         self._refresh_lock = threading.Lock()
         self._refreshing = False
 
+    @property
+    def db_url(self) -> str:
+        """The database's URL with its password (a secret: mask it before showing it)."""
+        return self._url if isinstance(self._url, str) else self._url.render_as_string(False)
+
     @classmethod
     def from_settings(cls, settings: Settings | None = None, **kwargs: Any) -> Registry:
         return cls(settings=settings or load_settings(), **kwargs)
@@ -91,6 +98,14 @@ class Registry:
         from .dispatch import Dispatcher  # the plugin framework loads on first use
 
         return Dispatcher(self)
+
+    @cached_property
+    def health(self) -> HealthView:
+        """What this process knows of the health checks' results (run by ``serve``)."""
+        from .health.view import HealthView
+        from .store.health import HealthStore
+
+        return HealthView(HealthStore(self.engine), self.settings.health.interval)
 
     @cached_property
     def keys(self) -> SiteKeys:
@@ -163,8 +178,10 @@ class Registry:
         params: dict[str, Any] | None = None,
         data: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
+        check: HttpCheck | dict[str, Any] | None = None,
     ) -> Service:
-        """Add or replace a service on a registered server."""
+        """Add or replace a service on a registered server. ``check``: its HTTP health check,
+        ``{"path": "/health"}`` or an ``HttpCheck`` (method, path, status, timeout)."""
         reg = validate(
             ServiceRegistration,
             server_name=server_name,
@@ -175,6 +192,7 @@ class Registry:
             params=params,
             data=data,
             headers=headers,
+            check=check,
         )
         service = self.store.upsert_service(reg)
         self._invalidate()

@@ -75,6 +75,12 @@ class CapabilitySettings(BaseModel):
     default: Literal["deny", "allow"] = Field(
         default="deny", description="answer when no plugin has an opinion"
     )
+    fail_fast: bool = Field(
+        default=False,
+        description="when the health check of the capability's service is critical, a plugin "
+        "that calls it is not called: the failure policy answers at once (metrics result "
+        "'unhealthy') instead of after the timeout",
+    )
     cache: bool = Field(default=True, description="cache decisions of this capability")
     allow_ttl: float = Field(default=10.0, ge=0, le=86400, description="seconds an allow is kept")
     deny_ttl: float = Field(default=2.0, ge=0, le=86400, description="seconds a deny is kept")
@@ -350,6 +356,30 @@ class _Environment(EnvSettingsSource):
             raise
 
 
+class HealthSettings(BaseModel):
+    """Health checks of the registered servers and services, run by ``serve``.
+    Env: FATE_REGISTRY_HEALTH__<FIELD>."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = Field(default=True, description="serve runs the health checks")
+    interval: float = Field(
+        default=10.0, ge=0.5, le=3600, description="seconds between two checks of one target"
+    )
+    timeout: float = Field(
+        default=2.0, ge=0.1, le=30, description="seconds a server's TCP check may take"
+    )
+    concurrency: int = Field(
+        default=32, ge=1, le=1024, description="checks running at once on the prober"
+    )
+
+    @property
+    def lease(self) -> float:
+        """Seconds the prober's lease lasts unless renewed: three intervals, so that a prober
+        that dies is replaced within about four."""
+        return 3 * self.interval
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="FATE_REGISTRY_",
@@ -432,6 +462,10 @@ class Settings(BaseSettings):
     # Plugin framework (issue: plugins, dispatch, gateway)
     hooks: HooksSettings = Field(
         default_factory=HooksSettings, description="chains and policies of the capabilities"
+    )
+
+    health: HealthSettings = Field(
+        default_factory=HealthSettings, description="health checks of registered services"
     )
 
     # Built-in local plugins (issue: hmac, rsa, grants)

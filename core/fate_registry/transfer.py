@@ -16,6 +16,7 @@ import yaml
 
 from .errors import InvalidRegistration, RegistryError, ServerNotFound
 from .models import ServerRegistration, ServiceRegistration, validate
+from .store.registrations import check_of
 
 if TYPE_CHECKING:
     from .client import RegistryClient
@@ -25,9 +26,9 @@ FORMAT_VERSION = 1
 Format = Literal["yaml", "json"]
 
 SERVER_KEYS = ("name", "host", "port", "protocol", "ca_bundle", "client_cert", "services")
-SERVICE_KEYS = ("name", "uri", "method", "protocol", "params", "data", "headers")
+SERVICE_KEYS = ("name", "uri", "method", "protocol", "params", "data", "headers", "check")
 LEGACY_SERVER_KEYS = ("host", "port", "protocol", "ca_bundle", "client_cert", "api")
-LEGACY_SERVICE_KEYS = ("uri", "method", "protocol", "params", "data", "headers")
+LEGACY_SERVICE_KEYS = ("uri", "method", "protocol", "params", "data", "headers", "check")
 
 
 class DocumentError(RegistryError, ValueError):
@@ -302,6 +303,9 @@ def _export_service(row: Mapping[str, Any]) -> dict[str, Any]:
     if row["protocol"] is not None:
         service["protocol"] = row["protocol"]
     service.update({key: row[key] for key in ("params", "data", "headers")})
+    check = check_of(row)
+    if check is not None:
+        service["check"] = check.model_dump()
     return service
 
 

@@ -35,6 +35,7 @@ from fate_registry.capabilities import (
 )
 from fate_registry.context import HookContext
 from fate_registry.errors import ServerNotFound, ServiceNotFound
+from fate_registry.markers import calls_service
 from fate_registry.models import ResolvedService
 
 from . import apireader
@@ -85,6 +86,7 @@ async def _ask(
 
 
 @hookimpl
+@calls_service
 async def client_authentication(
     context: HookContext, request: ClientAuthenticationRequest
 ) -> Decision | None:
@@ -92,11 +94,13 @@ async def client_authentication(
 
 
 @hookimpl
+@calls_service
 async def signature(context: HookContext, request: SignatureRequest) -> Signature | None:
     return await _ask(context, request.model_dump(mode="json"), signature_from_reply)
 
 
 @hookimpl
+@calls_service
 async def site_authentication(
     context: HookContext, request: SiteAuthenticationRequest
 ) -> Decision | None:
@@ -104,23 +108,27 @@ async def site_authentication(
 
 
 @hookimpl
+@calls_service
 async def permission(context: HookContext, request: PermissionRequest) -> Decision | None:
     return await _ask(context, request.model_dump(mode="json"), decision_from_reply)
 
 
 @hookimpl
+@calls_service
 def upload(context: HookContext, request: UploadRequest) -> UploadAnswer | None:
     service = resolve(context)
     return None if service is None else apireader.upload(context, service, request)
 
 
 @hookimpl
+@calls_service
 def query(context: HookContext, request: QueryRequest) -> QueryAnswer | None:
     service = resolve(context)
     return None if service is None else apireader.query(context, service, request)
 
 
 @hookimpl
+@calls_service
 def download(context: HookContext, request: DownloadRequest) -> DownloadAnswer | None:
     service = resolve(context)
     return None if service is None else apireader.download(context, service, request)

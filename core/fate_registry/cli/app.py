@@ -43,6 +43,7 @@ COMMANDS: dict[str, str] = {
     "db": "db:db_app",
     "config": "config:config_app",
     "serve": "serve:app",
+    "status": "status:app",
     "plugins": "plugins:app",
     "call": "plugins:app",
     "keys": "keys:keys_app",

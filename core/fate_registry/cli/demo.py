@@ -16,6 +16,14 @@ def demo(
     ids: Annotated[
         int, typer.Option("--ids", min=1, max=1_000_000, help="How many ids to fetch.")
     ] = 5000,
+    keep: Annotated[
+        bool,
+        typer.Option(
+            "--keep",
+            help="Leave the registry and the service running until Ctrl-C: open the console, "
+            "run status, stop the service and watch it turn critical.",
+        ),
+    ] = False,
 ) -> None:
     """See the registry and a reference service at work.
 
@@ -25,6 +33,6 @@ def demo(
     from ..demo import DemoFailed, run
 
     try:
-        run(ids, say=lambda line: typer.echo(line))
+        run(ids, say=lambda line: typer.echo(line), keep=keep)
     except DemoFailed as exc:
         raise CliError(str(exc), EXIT_FAILED) from None

@@ -207,10 +207,32 @@ def service_register(
     headers: Annotated[
         str | None, typer.Option(metavar="JSON", help="Headers, a JSON object of strings.")
     ] = None,
+    check_path: Annotated[
+        str | None,
+        typer.Option(
+            metavar="PATH", help="HTTP health check: the path serve checks, e.g. /health."
+        ),
+    ] = None,
+    check_method: Annotated[
+        str, typer.Option(metavar="METHOD", help="Health check method: GET, HEAD or POST.")
+    ] = "GET",
+    check_status: Annotated[
+        int, typer.Option(metavar="STATUS", help="Health check: the status that passes.")
+    ] = 200,
+    check_timeout: Annotated[
+        float, typer.Option(metavar="SECONDS", help="Health check: seconds for an answer.")
+    ] = 2.0,
     output: OutputOption = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Register a service on a server, or replace it."""
+    """Register a service on a server, or replace it.
+
+    With --check-path, serve checks it over HTTP at every health interval (see docs/server.md).
+    """
+    check = None
+    if check_path is not None:
+        check = {"method": check_method, "path": check_path, "status": check_status,
+                 "timeout": check_timeout}  # fmt: skip
     registered = open_registry(ctx).register_service(
         server,
         service,
@@ -220,6 +242,7 @@ def service_register(
         params=json_option("params", params),
         data=json_option("data", data),
         headers=json_option("headers", headers),
+        check=check,
     )
     registered = shown(registered)
     print_result(

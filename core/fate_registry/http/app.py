@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
@@ -14,7 +16,7 @@ from .. import __name__ as package_name
 from ..errors import RegistryUnavailable
 from ..registry import Registry
 from ..settings import Settings, load_settings
-from . import errors, gateway, management, v1, v2
+from . import errors, gateway, management, status, ui, v1, v2
 from .guard import HostRules
 from .hosts import HostCheck, trusted_hosts
 from .loops import LoopGuard
@@ -31,8 +33,25 @@ Writes need a bearer token once `FATE_REGISTRY_ADMIN_TOKENS` is set. See docs/se
 """
 
 
-def create_app(registry: Registry, settings: Settings) -> FastAPI:
-    """The app over ``registry``; the caller owns the registry and closes it."""
+def create_app(registry: Registry, settings: Settings, *, health_checks: bool = False) -> FastAPI:
+    """The app over ``registry``; the caller owns the registry and closes it. With
+    ``health_checks`` (``serve``), the app runs the health checker while it serves, when
+    ``health.enabled``."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        checker = None
+        if health_checks and settings.health.enabled:
+            from ..health.checker import Checker
+
+            checker = Checker(registry, settings.health)
+            checker.start()
+        try:
+            yield
+        finally:
+            if checker is not None:
+                await asyncio.to_thread(checker.stop)
+
     # /docs and /redoc load Swagger UI and ReDoc from files installed with fastapi-offline,
     # served under /docs-assets: they work on networks without internet, as many FATE sites are.
     app = FastAPIOffline(
@@ -41,6 +60,7 @@ def create_app(registry: Registry, settings: Settings) -> FastAPI:
         description=DESCRIPTION,
         redirect_slashes=False,  # a redirect would be built from the request's Host header
         static_url="/docs-assets",
+        lifespan=lifespan,
     )
     app.state.registry = registry
     app.state.settings = settings
@@ -59,6 +79,8 @@ def create_app(registry: Registry, settings: Settings) -> FastAPI:
     app.include_router(v1.router)
     app.include_router(v2.router)
     app.include_router(management.router)  # FATE Flow 1.11's /v1/key/*, /v1/permission/*
+    app.include_router(status.router)  # /status, for `fate-registry status --url`
+    ui.install(app)  # the read-only console at /ui
 
     @app.get(
         "/healthz",
@@ -112,7 +134,7 @@ def app_from_env() -> FastAPI:
     """App factory for ``uvicorn --factory`` (``serve --workers N``): settings from the
     environment, one registry per worker process."""
     settings = load_settings()
-    return create_app(Registry(settings=settings), settings)
+    return create_app(Registry(settings=settings), settings, health_checks=True)
 
 
 def _version() -> str:

@@ -7,7 +7,7 @@ JSON schema each one shows in /openapi.json is declared beside it so the documen
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -141,6 +141,17 @@ class ServerBody(_Body):
     protocol: models.Protocol = "http"
 
 
+class CheckBody(_Body):
+    """A service's HTTP health check (docs/server.md#health-checks)."""
+
+    method: Literal["GET", "HEAD", "POST"] = Field(default="GET", description="request method")
+    path: Uri = Field(description="path on the service's server, e.g. /health")
+    status: int = Field(default=200, ge=100, le=599, description="the status that passes")
+    timeout: float = Field(
+        default=2.0, ge=0.1, le=models.MAX_CHECK_TIMEOUT, description="seconds for an answer"
+    )
+
+
 class ServiceFields(_Body):
     uri: Uri
     method: models.Method = "POST"
@@ -150,6 +161,9 @@ class ServiceFields(_Body):
     params: JsonObject = Field(default_factory=dict, description="query parameters sent")
     data: JsonObject = Field(default_factory=dict, description="body fields sent")
     headers: Headers = Field(default_factory=dict, description="headers sent")
+    check: CheckBody | None = Field(
+        default=None, description="HTTP health check, run by serve (not FATE Flow's)"
+    )
 
 
 class ServiceKey(_Body):

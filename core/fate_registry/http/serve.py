@@ -203,7 +203,8 @@ def serve(
         uvicorn.run(FACTORY, factory=True, workers=workers, **options)
         return
     with sock, Registry(settings=settings) as registry:
-        server = uvicorn.Server(uvicorn.Config(create_app(registry, settings), **options))
+        app = create_app(registry, settings, health_checks=True)
+        server = uvicorn.Server(uvicorn.Config(app, **options))
         log_summary(settings, registry, workers, insecure)  # after uvicorn's Config: logging is set
         # uvicorn says where it listens only when it binds the port itself.
         log.info(

@@ -49,6 +49,12 @@ def summary(settings: Settings, registry: Registry, *, workers: int, insecure: b
             f"budget {policy.total_budget:g} s, retries {policy.retries}, failure_policy "
             f"{policy.failure_policy}, default {policy.default}, {cache}"
         )
+    health = settings.health
+    lines.append(
+        f"health checks: every {health.interval:g} s, one prober per database"
+        if health.enabled
+        else "health checks: off"
+    )
     lines.append(f"protections: {protections(settings, insecure)}")
     return "\n  ".join(lines)
 

@@ -16,6 +16,7 @@ from sqlalchemy import Connection, Engine, delete, func, select
 
 from ..errors import Conflict, ServerNotFound, ServiceNotFound
 from ..models import (
+    HttpCheck,
     ResolvedService,
     Server,
     ServerRegistration,
@@ -239,9 +240,37 @@ def _service_row(reg: ServiceRegistration, now: datetime) -> dict[str, Any]:
         "params": reg.params,
         "data": reg.data,
         "headers": reg.headers,
+        **check_columns(reg.check),
         "created_at": now,
         "updated_at": now,
     }
+
+
+CHECK_COLUMNS = ("check_method", "check_path", "check_status", "check_timeout")
+
+
+def check_columns(check: HttpCheck | None) -> dict[str, Any]:
+    """A service's HTTP check as its columns (all None: no check)."""
+    if check is None:
+        return dict.fromkeys(CHECK_COLUMNS)
+    return {
+        "check_method": check.method,
+        "check_path": check.path,
+        "check_status": check.status,
+        "check_timeout": check.timeout,
+    }
+
+
+def check_of(row: Any) -> HttpCheck | None:
+    """A service's HTTP check from its columns, None when it has none."""
+    if row["check_path"] is None:
+        return None
+    return HttpCheck(
+        method=row["check_method"],
+        path=row["check_path"],
+        status=row["check_status"],
+        timeout=row["check_timeout"],
+    )
 
 
 def _server_model(row: Any) -> Server:
@@ -269,6 +298,7 @@ def _service_model(row: Any) -> Service:
         data=row["data"],
         headers=row["headers"],
         url=base_url(protocol, row["host"], row["port"]) + row["uri"],
+        check=check_of(row),
         created_at=row["created_at"],
         updated_at=row["updated_at"],
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Text
+from sqlalchemy import JSON, BigInteger, Column, Float, Text
 from sqlmodel import Field, SQLModel
 
 metadata = SQLModel.metadata
@@ -45,6 +45,11 @@ class ServiceRow(SQLModel, table=True):
     params: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     data: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     headers: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    # The optional HTTP health check (docs/server.md#health-checks): none when check_path is.
+    check_method: str | None = Field(default=None, max_length=8)
+    check_path: str | None = Field(default=None, max_length=2048)
+    check_status: int | None = Field(default=None)
+    check_timeout: float | None = Field(default=None, sa_type=Float)
     created_at: datetime
     updated_at: datetime
 
@@ -95,9 +100,37 @@ class NonceRow(SQLModel, table=True):
     expires_at: int = Field(sa_type=BigInteger, index=True)
 
 
+class CheckRow(SQLModel, table=True):
+    """The last result of a health check: a server's TCP check (``service_name`` empty) or a
+    service's HTTP check. Written by the one prober of the database, read by every node."""
+
+    __tablename__ = "fr_check"
+
+    server_name: str = Field(primary_key=True, max_length=64)
+    service_name: str = Field(primary_key=True, max_length=64)  # "": the server's TCP check
+    status: str = Field(max_length=8)  # passing, warning, critical
+    output: str = Field(max_length=512)
+    duration: float = Field(sa_type=Float)  # seconds the check took
+    checked_at: datetime
+    changed_at: datetime  # when the status became what it is
+
+
+class LeaseRow(SQLModel, table=True):
+    """A lease that elects one process per database for a background job (``health``: the
+    prober), held until ``expires_at`` (ms since the epoch) unless its holder renews it."""
+
+    __tablename__ = "fr_lease"
+
+    name: str = Field(primary_key=True, max_length=32)
+    holder: str = Field(max_length=128)
+    expires_at: int = Field(sa_type=BigInteger)
+
+
 servers_t = ServerRow.__table__  # type: ignore[attr-defined]
 services_t = ServiceRow.__table__  # type: ignore[attr-defined]
 revision_t = RevisionRow.__table__  # type: ignore[attr-defined]
 site_keys_t = SiteKeyRow.__table__  # type: ignore[attr-defined]
 grants_t = GrantRow.__table__  # type: ignore[attr-defined]
 nonces_t = NonceRow.__table__  # type: ignore[attr-defined]
+checks_t = CheckRow.__table__  # type: ignore[attr-defined]
+leases_t = LeaseRow.__table__  # type: ignore[attr-defined]
