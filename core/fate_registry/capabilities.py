@@ -32,6 +32,7 @@ SUCCESS = 0
 ARGUMENT_ERROR = 101
 PERMISSION_ERROR = 108
 AUTHENTICATION_ERROR = 109
+MAX_JOB_ID = 128  # characters of a job id (FATE's are about 20 digits)
 
 Capability = Literal[
     "client_authentication",
@@ -264,6 +265,13 @@ class PermissionRequest(_Request):
         default=None,
         exclude_if=lambda dag: dag is None,
         description="the job's DAG schema (FATE Flow 2.x; 1.x sends a dsl)",
+    )
+    job_id: str | None = Field(
+        default=None,
+        max_length=MAX_JOB_ID,
+        exclude_if=lambda job_id: job_id is None,
+        description="the job asked about: FATE Flow 2.x sends it, 1.x does not (left out when "
+        "sent on); a grant with max_uses counts each job once",
     )
     fate_flow_major: FateFlowMajor = _major_field()
 
