@@ -284,10 +284,18 @@ class Dispatcher:
         self.plugins = plugins if plugins is not None else plugin_manager()
         check_chains(settings, self.plugins)
         self.metrics = metrics if metrics is not None else DEFAULT_METRICS
-        # The decisions of the last hour, for status and the console: the recorder's first
-        # sink (an audit trail would be one more).
+        # The decisions of the last hour, for status and the console: the recorder's sink; the
+        # registry's audit trail, its durable sink.
         self.window = DecisionWindow()
-        self.recorder = Recorder(self.metrics, [self.window])
+        self.audit = registry.audit.trail if registry is not None else None
+        self.clock = registry.clock if registry is not None else time.time
+        self.recorder = Recorder(self.metrics, [self.window], durable=self.audit, clock=self.clock)
+        # audit.when_full = refuse: nothing is allowed that the audit trail could not keep.
+        self._refuse_unrecorded = (
+            self.audit is not None
+            and registry is not None
+            and registry.settings.audit.when_full == "refuse"
+        )
         self._caches: dict[str, TTLCache[tuple[int | None, Outcome]]] = {
             c: TTLCache(settings.cache_size) for c in DECISIONS
         }
@@ -413,8 +421,7 @@ class Dispatcher:
                 message=refusal,
                 elapsed=time.monotonic() - started,
             )
-            self._record(outcome, request)
-            return outcome
+            return self._record(outcome, request)
         key = revision = None
         if cfg.cache:
             key = request.model_dump_json()
@@ -423,9 +430,7 @@ class Dispatcher:
             if hit is not None and hit[0] == revision:
                 self.metrics.cache_hit(capability)
                 elapsed = time.monotonic() - started
-                outcome = hit[1].again(decision_id, elapsed)
-                self._record(outcome, request)
-                return outcome
+                return self._record(hit[1].again(decision_id, elapsed), request)
         context = self._context(capability, cfg, decision_id, started)
         return _Pending(capability, cfg, request, decision_id, started, context, key, revision)
 
@@ -435,8 +440,7 @@ class Dispatcher:
             ttl = cfg.allow_ttl if outcome.allowed else cfg.deny_ttl
             entry = (pending.revision, outcome)
             self._caches[pending.capability].put(pending.cache_key, entry, ttl)
-        self._record(outcome, pending.request)
-        return outcome
+        return self._record(outcome, pending.request)
 
     def _walk(self, pending: _Pending) -> Generator[tuple[str, Any], Any, Outcome]:
         """The chain's policy, without I/O: yields each plugin to ask, is sent its answer (or a
@@ -703,8 +707,25 @@ class Dispatcher:
             signing_secret=secret.get_secret_value() if secret is not None else None,
         )
 
-    def _record(self, outcome: Outcome, request: BaseModel) -> None:
-        self.recorder.record(outcome, request)
+    def _record(self, outcome: Outcome, request: BaseModel) -> Outcome:
+        """Record ``outcome`` and answer it; under ``audit.when_full = refuse`` an allow the
+        audit trail cannot keep (its queue is full) is refused instead, and that is recorded."""
+        must_keep = self._refuse_unrecorded and outcome.allowed
+        if self.recorder.record(outcome, request, must_keep=must_keep) or not must_keep:
+            return outcome
+        refused = Outcome(
+            capability=outcome.capability,
+            decision_id=outcome.decision_id,
+            allowed=False,
+            code=DENY_CODES.get(outcome.capability, AUTHENTICATION_ERROR),
+            message="refused: the audit trail cannot keep up (its queue is full) and "
+            "audit.when_full refuses what it cannot record",
+            failed=True,
+            error="audit trail full",
+            elapsed=outcome.elapsed,
+        )
+        self.recorder.record(refused, request)
+        return refused
 
     def _unhealthy(self, pending: _Pending) -> str | None:
         """Why the service of ``pending`` is not to be called (its health check is critical),
