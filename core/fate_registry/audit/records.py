@@ -107,6 +107,23 @@ class AuditRecord:
             hash=row["hash"],
         )
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> AuditRecord:
+        """A record from ``as_dict``'s form (a remote registry's reply)."""
+        at = datetime.fromisoformat(data["at"])
+        lists = {
+            name: None if data.get(name) is None else json.dumps(data[name], ensure_ascii=False)
+            for name in ("components", "datasets")
+        }
+        return cls.from_row(
+            {
+                **data,
+                **lists,
+                "decided_at": round(at.timestamp() * 1000),
+                "latency_us": round(float(data["latency_ms"]) * 1000),
+            }
+        )
+
     @property
     def content(self) -> Content:
         return tuple(getattr(self, name) for name in CONTENT)
