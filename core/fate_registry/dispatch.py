@@ -43,7 +43,7 @@ from .decision_cache import TTLCache
 from .errors import RegistryError
 from .health import CRITICAL
 from .logsafe import printable
-from .markers import CALLS_SERVICE, NONBLOCKING
+from .markers import CALLS_SERVICE, NONBLOCKING, Deferred
 from .masking import mask_url_queries
 from .metrics import DEFAULT_METRICS, HookMetrics
 from .plugins import PluginManager, UnknownPlugins, plugin_manager
@@ -80,7 +80,9 @@ class Outcome:
 
     ``failed`` is true when a plugin errored or timed out and the failure policy answered;
     ``failed_open`` when that answer was an allow. ``plugin`` is who answered (None: default);
-    ``principal`` whom it authenticated, when it said (client_authentication).
+    ``principal`` whom it authenticated, when it said (client_authentication); ``valid_until``
+    the earliest instant an answer of the chain said it holds until (see Decision), which
+    the decision cache keeps it no longer than.
     """
 
     capability: str
@@ -96,6 +98,7 @@ class Outcome:
     cached: bool = False
     elapsed: float = 0.0
     principal: str | None = None
+    valid_until: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -117,6 +120,7 @@ class Outcome:
             True,
             elapsed,
             self.principal,
+            self.valid_until,
         )
 
 
@@ -427,7 +431,13 @@ class Dispatcher:
             key = request.model_dump_json()
             revision = self.registry.known_revision() if self.registry is not None else None
             hit = self._caches[capability].get(key)
-            if hit is not None and hit[0] == revision:
+            # A hit holds while the revision does, and until the answer's own validity ends
+            # (a grant's expiry): on the registry's clock, which tests set by hand.
+            if (
+                hit is not None
+                and hit[0] == revision
+                and (hit[1].valid_until is None or self.clock() < hit[1].valid_until)
+            ):
                 self.metrics.cache_hit(capability)
                 elapsed = time.monotonic() - started
                 return self._record(hit[1].again(decision_id, elapsed), request)
@@ -438,6 +448,8 @@ class Dispatcher:
         if pending.cache_key is not None and not outcome.failed:
             cfg = pending.cfg
             ttl = cfg.allow_ttl if outcome.allowed else cfg.deny_ttl
+            if outcome.valid_until is not None:  # not past its own validity (<= 0: not kept)
+                ttl = min(ttl, outcome.valid_until - self.clock())
             entry = (pending.revision, outcome)
             self._caches[pending.capability].put(pending.cache_key, entry, ttl)
         return self._record(outcome, pending.request)
@@ -455,6 +467,7 @@ class Dispatcher:
         errors: list[str] = []
         last_signature: str | None = None
         allow_message = "success"
+        valid_until: float | None = None  # the earliest an answer said it holds until
 
         def outcome(
             allowed: bool, code: int, message: str, plugin: str | None, principal: str | None = None
@@ -472,6 +485,7 @@ class Dispatcher:
                 error="; ".join(errors) or None,
                 elapsed=time.monotonic() - pending.started,
                 principal=principal if allowed else None,
+                valid_until=valid_until,
             )
 
         for name, impl in self.chain(capability):
@@ -488,6 +502,8 @@ class Dispatcher:
                 return outcome(True, SUCCESS, f"failed open: {name}: {answer}", name)
             if answer is None:
                 continue
+            if answer.valid_until is not None:
+                valid_until = min(answer.valid_until, valid_until or answer.valid_until)
             if not answer.allowed:
                 return outcome(False, answer.code, answer.message, name)
             if isinstance(answer, Signature):
@@ -571,6 +587,9 @@ class Dispatcher:
                 raise DeadlineExceeded
         except BaseException as exc:
             return self._settle(pending, name, started, exc, None)
+        if isinstance(answer, Deferred):  # its I/O goes to a worker thread, under the deadline
+            remaining = pending.context.deadline - time.monotonic()
+            return _WorkerCall(answer.finish, (), remaining, started)
         return self._settle(pending, name, started, None, answer)
 
     def _settle(
