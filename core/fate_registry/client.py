@@ -384,18 +384,31 @@ class RemoteGrants:
         datasets: Any = (),
         role: Any = None,
         deny: bool = False,
+        expires_at: Any = None,
+        not_before: Any = None,
+        max_uses: int | None = None,
+        valid_for: Any = None,
     ) -> list[Grant]:
-        """Add entries; the entries sent, validated as ``Grants.grant`` validates them."""
-        from .grants import grant_entries
+        """Add entries; the entries sent, validated as ``Grants.grant`` validates them (a
+        ``valid_for`` counts from this machine's clock, and is sent as ``expires_at``)."""
+        from .grants import grant_entries, grant_limits
 
         if deny:
             reason = "deny entries cannot be granted over the HTTP API (FATE's route has no such "
             raise InvalidRegistration(
                 [("deny", reason + "field): grant them where the database is")]
             )
-        entries = grant_entries(party_id, components, datasets, role)
+        limits = grant_limits(expires_at, not_before, max_uses, valid_for, now=time.time())
+        entries = grant_entries(party_id, components, datasets, role, limits=limits)
+        extra: dict[str, Any] = {}
+        if limits.not_before is not None:
+            extra["not_before"] = limits.not_before.isoformat()
+        if limits.expires_at is not None:
+            extra["expires_at"] = limits.expires_at.isoformat()
+        if limits.max_uses is not None:
+            extra["max_uses"] = limits.max_uses
         for body in _grant_bodies(entries):
-            self._client._call("POST", "/v1/permission/grant", json=body)
+            self._client._call("POST", "/v1/permission/grant", json={**body, **extra})
         return entries
 
     def revoke(
@@ -442,12 +455,18 @@ class RemoteGrants:
                 value=row["value"],
                 role=row["role"],
                 effect=row["effect"],
-                created_at=datetime.fromisoformat(row["created_at"])
-                if row.get("created_at")
-                else None,
+                created_at=_time(row.get("created_at")),
+                not_before=_time(row.get("not_before")),
+                expires_at=_time(row.get("expires_at")),
+                max_uses=row.get("max_uses"),
+                uses=int(row.get("uses") or 0),
             )
             for row in rows
         ]
+
+
+def _time(value: Any) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
 
 
 class RemoteAudit:

@@ -88,6 +88,25 @@ class GrantRow(SQLModel, table=True):
     role: str = Field(primary_key=True, max_length=16)  # guest, host, arbiter or "*"
     effect: str = Field(max_length=5)  # allow, deny
     created_at: datetime
+    # Limits (all optional): in force from not_before until expires_at, for max_uses jobs;
+    # uses counts the jobs admitted (fr_grant_use names them), never reset by a new grant.
+    not_before: datetime | None = Field(default=None)
+    expires_at: datetime | None = Field(default=None)
+    max_uses: int | None = Field(default=None)
+    uses: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+
+
+class GrantUseRow(SQLModel, table=True):
+    """A job that a grant entry with max_uses admitted: counted once, however often asked."""
+
+    __tablename__ = "fr_grant_use"
+
+    party_id: str = Field(primary_key=True, max_length=64)
+    kind: str = Field(primary_key=True, max_length=16)
+    value: str = Field(primary_key=True, max_length=255)
+    role: str = Field(primary_key=True, max_length=16)
+    job_id: str = Field(primary_key=True, max_length=128)
+    used_at: datetime
 
 
 class NonceRow(SQLModel, table=True):
@@ -178,6 +197,7 @@ services_t = ServiceRow.__table__  # type: ignore[attr-defined]
 revision_t = RevisionRow.__table__  # type: ignore[attr-defined]
 site_keys_t = SiteKeyRow.__table__  # type: ignore[attr-defined]
 grants_t = GrantRow.__table__  # type: ignore[attr-defined]
+grant_uses_t = GrantUseRow.__table__  # type: ignore[attr-defined]
 nonces_t = NonceRow.__table__  # type: ignore[attr-defined]
 checks_t = CheckRow.__table__  # type: ignore[attr-defined]
 leases_t = LeaseRow.__table__  # type: ignore[attr-defined]

@@ -1,4 +1,5 @@
-"""The decision audit trail (its records and the chain's head).
+"""The decision audit trail (its records and the chain's head), and grants' limits: a time
+window (not_before, expires_at), a number of jobs (max_uses) and the jobs counted.
 
 Revision ID: 0005
 Revises: 0004
@@ -54,8 +55,27 @@ def upgrade() -> None:
         [{"id": 1, "last_seq": 0, "last_hash": GENESIS, "first_seq": 1, "anchor_hash": GENESIS}],
     )
 
+    with op.batch_alter_table("fr_grant") as batch:  # SQLite cannot add columns otherwise
+        batch.add_column(sa.Column("not_before", sa.DateTime(timezone=True), nullable=True))
+        batch.add_column(sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True))
+        batch.add_column(sa.Column("max_uses", sa.Integer, nullable=True))
+        batch.add_column(sa.Column("uses", sa.Integer, nullable=False, server_default="0"))
+    op.create_table(
+        "fr_grant_use",
+        sa.Column("party_id", sa.String(64), primary_key=True),
+        sa.Column("kind", sa.String(16), primary_key=True),
+        sa.Column("value", sa.String(255), primary_key=True),
+        sa.Column("role", sa.String(16), primary_key=True),
+        sa.Column("job_id", sa.String(128), primary_key=True),
+        sa.Column("used_at", sa.DateTime(timezone=True), nullable=False),
+    )
+
 
 def downgrade() -> None:
+    op.drop_table("fr_grant_use")
+    with op.batch_alter_table("fr_grant") as batch:
+        for column in ("uses", "max_uses", "expires_at", "not_before"):
+            batch.drop_column(column)
     op.drop_table("fr_audit_head")
     for index in ("job_id", "dest_party", "src_party", "decided_at"):
         op.drop_index(f"ix_fr_audit_{index}", table_name="fr_audit")
