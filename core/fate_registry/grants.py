@@ -92,6 +92,11 @@ class Grant:
     def limited(self) -> bool:
         return self.max_uses is not None
 
+    @property
+    def bounded(self) -> bool:
+        """Whether it has any limit: a time window or a number of jobs."""
+        return not (self.not_before is None and self.expires_at is None and self.max_uses is None)
+
     def in_force(self, now: float) -> bool:
         """Whether the entry applies at ``now`` (seconds since the epoch)."""
         if self.not_before is not None and now < self.not_before.timestamp():

@@ -55,6 +55,7 @@ Sink = Callable[["Outcome", BaseModel, float], None]
 DurableSink = Callable[["Outcome", BaseModel, float], bool]
 
 MAX_LIST_TEXT = 4000  # characters of a subject's components or datasets, as JSON
+_JSON = json.JSONEncoder(ensure_ascii=False)  # made once: json.dumps makes one per call
 
 
 class Subject(NamedTuple):
@@ -171,18 +172,18 @@ def _listed(values: Iterable[str]) -> str | None:
     items = list(values)
     if not items:
         return None
-    text = json.dumps(items, ensure_ascii=False)
+    text = _JSON.encode(items)
     if len(text) <= MAX_LIST_TEXT:
         return text
     kept: list[str] = []
     size = 2
     for item in items:
-        size += len(json.dumps(item, ensure_ascii=False)) + 2
+        size += len(_JSON.encode(item)) + 2
         if size > MAX_LIST_TEXT - 40:
             break
         kept.append(item)
     kept.append(f"... {len(items) - len(kept)} more")
-    return json.dumps(kept, ensure_ascii=False)
+    return _JSON.encode(kept)
 
 
 class Recorder:

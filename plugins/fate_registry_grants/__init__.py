@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from datetime import datetime
 
 from fate_registry import Deferred, hookimpl, nonblocking
@@ -81,68 +80,112 @@ def _folded(text: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
 
 
-@dataclass(slots=True)
 class _Found:
-    """What the entries say of a request's values, as the decision is built."""
+    """What entries with limits say of a request, as its decision is built: the uses to count
+    (a use of one entry of each need) and the instants an entry looked at starts or ends."""
 
-    now: float
-    problems: list[str] = field(default_factory=list)
-    needs: list[tuple[GrantKey, ...]] = field(default_factory=list)  # a use of one of each
-    changes: list[float] = field(default_factory=list)  # instants an entry looked at changes
+    __slots__ = ("changes", "needs", "now")
 
-    def looked_at(self, entry: Grant) -> None:
-        for instant in (entry.not_before, entry.expires_at):
-            if instant is not None and instant.timestamp() > self.now:
-                self.changes.append(instant.timestamp())
+    def __init__(self, now: float) -> None:
+        self.now = now
+        self.needs: list[tuple[GrantKey, ...]] = []
+        self.changes: list[float] = []
+
+    def looked_at(self, entries: list[Grant]) -> None:
+        for entry in entries:
+            for instant in (entry.not_before, entry.expires_at):
+                if instant is not None and instant.timestamp() > self.now:
+                    self.changes.append(instant.timestamp())
 
     @property
     def valid_until(self) -> float | None:
         return min(self.changes) if self.changes else None
 
 
-def _check(
-    found: _Found,
-    party: str,
+def _refused(
     entries: list[Grant],
     kind: str,
     values: Iterable[str | Dataset],
     src_role: str | None,
-) -> None:
-    """Add what refuses each value of ``kind`` to ``found``, or the uses it needs."""
+    found: _Found | None,
+    party: str,
+) -> tuple[list[str], list[str], list[str]]:
+    """(values denied by a deny entry, values no allow entry covers, why values that allows
+    cover only outside their window are refused), as they are shown. Entries without limits
+    are compared as before limits existed; ``found`` (None when the party's entries have no
+    limits) takes the uses to count and the instants of those with limits."""
     denied, missing, lapsed = [], [], []
-    mine = [e for e in entries if e.kind == kind]
+    plain = [e for e in entries if e.kind == kind]
+    bounded = [] if found is None else [e for e in plain if e.bounded]
+    if bounded:
+        plain = [e for e in plain if not e.bounded]
     for value in values:
         shown = value if isinstance(value, str) else f"{value[0]}:{value[1]}"
-        denies = [
-            e
-            for e in mine
-            if e.effect == "deny"
+        denied_now = found is not None and bounded and _denied_now(found, bounded, value, src_role)
+        if denied_now or any(
+            e.effect == "deny"
             and _matches(e, value, loose=True)
             and _applies(e, src_role, deny=True)
-        ]
-        allows = [
-            e
-            for e in mine
-            if e.effect == "allow" and _matches(e, value) and _applies(e, src_role, deny=False)
-        ]
-        for entry in denies + allows:
-            found.looked_at(entry)
-        if any(e.in_force(found.now) for e in denies):
+            for e in plain
+        ):
             denied.append(shown)
-            continue
-        current = [e for e in allows if e.in_force(found.now)]
-        if not current:
-            if allows:
-                lapsed.append(_lapsed(allows, kind, shown, party, found.now))
-            else:
+        elif any(
+            e.effect == "allow" and _matches(e, value) and _applies(e, src_role, deny=False)
+            for e in plain
+        ):
+            continue  # covered for good: nothing to count, nothing that expires
+        elif found is None or not bounded:
+            missing.append(shown)
+        else:
+            why = _limited(found, bounded, kind, value, shown, party, src_role)
+            if why == "":
                 missing.append(shown)
-        elif all(e.limited for e in current):
-            found.needs.append(tuple(sorted(e.key for e in current)))
-    if denied:
-        found.problems.append(f"{kind}(s) denied to party {party}: {', '.join(denied)}")
-    if missing:
-        found.problems.append(f"{kind}(s) not granted to party {party}: {', '.join(missing)}")
-    found.problems.extend(lapsed)
+            elif why is not None:
+                lapsed.append(why)
+    return denied, missing, lapsed
+
+
+def _denied_now(
+    found: _Found, bounded: list[Grant], value: str | Dataset, src_role: str | None
+) -> bool:
+    """Whether a deny entry with a time window refuses ``value`` now (its instants noted)."""
+    denies = [
+        e
+        for e in bounded
+        if e.effect == "deny"
+        and _matches(e, value, loose=True)
+        and _applies(e, src_role, deny=True)
+    ]
+    found.looked_at(denies)
+    return any(e.in_force(found.now) for e in denies)
+
+
+def _limited(
+    found: _Found,
+    bounded: list[Grant],
+    kind: str,
+    value: str | Dataset,
+    shown: str,
+    party: str,
+    src_role: str | None,
+) -> str | None:
+    """A value only entries with limits may cover: None when one in force covers it (its use
+    added to ``found.needs`` when every such entry has max_uses); else why not: "" when none
+    covers it at all, or that they expired or have not begun."""
+    allows = [
+        e
+        for e in bounded
+        if e.effect == "allow" and _matches(e, value) and _applies(e, src_role, deny=False)
+    ]
+    found.looked_at(allows)
+    current = [e for e in allows if e.in_force(found.now)]
+    if not allows:
+        return ""
+    if not current:
+        return _lapsed(allows, kind, shown, party, found.now)
+    if all(e.limited for e in current):
+        found.needs.append(tuple(sorted(e.key for e in current)))
+    return None
 
 
 def _lapsed(allows: list[Grant], kind: str, shown: str, party: str, now: float) -> str:
@@ -173,14 +216,21 @@ def decide(
         return Decision.allow("exempt: a party asking itself"), []
     if not any(entry.effect == "allow" for entry in entries):
         return Decision.deny(f"party {party} has no grants here", code=PERMISSION_ERROR), []
-    found = _Found(now)
-    _check(found, party, entries, "component", request.components, request.src_role)
-    _check(found, party, entries, "dataset", request.datasets, request.src_role)
-    if found.problems:
-        message = printable("; ".join(found.problems))
-        return Decision.deny(message, code=PERMISSION_ERROR, valid_until=found.valid_until), []
-    allowed = Decision.allow(f"granted to party {party}", valid_until=found.valid_until)
-    return allowed, found.needs
+    found = _Found(now) if any(entry.bounded for entry in entries) else None
+    problems: list[str] = []
+    for kind, values in (("component", request.components), ("dataset", request.datasets)):
+        denied, missing, lapsed = _refused(entries, kind, values, request.src_role, found, party)
+        if denied:
+            problems.append(f"{kind}(s) denied to party {party}: {', '.join(denied)}")
+        if missing:
+            problems.append(f"{kind}(s) not granted to party {party}: {', '.join(missing)}")
+        problems += lapsed
+    valid_until = None if found is None else found.valid_until
+    if problems:
+        message = printable("; ".join(problems))
+        return Decision.deny(message, code=PERMISSION_ERROR, valid_until=valid_until), []
+    allowed = Decision.allow(f"granted to party {party}", valid_until=valid_until)
+    return allowed, [] if found is None else found.needs
 
 
 def _admit(

@@ -38,6 +38,7 @@ CONTENT = (
     "latency_us",
 )
 Content = tuple[Any, ...]  # a record's values in CONTENT's order
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))  # made once, not per call
 
 
 def content_of(outcome: Outcome, request: BaseModel, at: float) -> Content:
@@ -173,9 +174,7 @@ class Chain:
     def link(self, previous: str, seq: int, content: Content, key_id: str) -> str:
         """The hash of record ``seq`` after ``previous``, under the key ``key_id`` names ("":
         none). ValueError when that is a key this chain does not hold."""
-        payload = json.dumps(
-            [previous, seq, *content, key_id], ensure_ascii=False, separators=(",", ":")
-        ).encode()
+        payload = _JSON.encode([previous, seq, *content, key_id]).encode()
         if not key_id:
             return hashlib.sha256(payload).hexdigest()
         if self._key is None or key_id != self.key_id:
