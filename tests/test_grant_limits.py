@@ -234,3 +234,16 @@ def test_two_nodes_admitting_at_once_admit_exactly_max_uses(db_url: str) -> None
         (entry,) = admin.grants.entries("10000")
 
     assert len(allowed) == 3 and entry.uses == 3
+
+
+def test_a_grant_revoked_on_another_node_admits_no_job_before_this_node_sees_it(
+    sqlite_url: str,
+) -> None:
+    with node(sqlite_url) as (registry, hooks), node(sqlite_url) as (other, _):
+        registry.grants.grant("10000", components=["reader"], max_uses=5)
+        assert hooks.permission(job("j1")).allowed
+        other.grants.revoke("10000", components=["reader"])  # this node's snapshot: an hour old
+        refused = hooks.permission(job("j2"))
+
+    assert not refused.allowed
+    assert refused.message == "the grant of component reader to party 10000 is no longer in force"

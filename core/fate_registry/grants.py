@@ -228,7 +228,8 @@ class Grants:
         """Count a use of a limited entry for each need (its first candidate with a use left),
         all in one transaction: the job counted once per entry, exactly across nodes. The
         entries that counted it, and None; or, when a need has no use left, the entry that
-        refused it (as read then) and nothing counted."""
+        refused it (as read then: used up, out of its window, or revoked meanwhile, then
+        without limits) and nothing counted."""
         return self.store.admit(job_id, needs, self.registry.clock())
 
     def _load(self) -> dict[str, list[Grant]]:

@@ -244,7 +244,7 @@ def _admit(
     counted, refused = registry.grants.admit(job_id, needs)
     if refused is not None:
         what = f"{refused.kind} {refused.value}"
-        if refused.uses >= (refused.max_uses or 0):
+        if refused.max_uses is not None and refused.uses >= refused.max_uses:
             reason = f"is used up: {refused.uses} of {refused.max_uses} jobs admitted"
         else:
             reason = "is no longer in force"

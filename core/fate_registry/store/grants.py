@@ -99,7 +99,11 @@ class GrantStore:
                 entries = [self._entry(conn, key) for key in counted]
         except _Refused as refused:
             with transactions.read(self.engine) as conn:
-                return [], self._entry(conn, refused.key)
+                entry = self._entry(conn, refused.key)
+            if entry is None:  # revoked meanwhile: refused all the same
+                party_id, kind, value, role = refused.key
+                entry = Grant(party_id, kind, value, role)  # type: ignore[arg-type]
+            return [], entry
         return [entry for entry in entries if entry is not None], None
 
     def _use(self, conn: Connection, key: GrantKey, job_id: str | None, at: datetime) -> bool:
