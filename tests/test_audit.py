@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
+from waiting import wait_until
 
 from fate_registry import Registry, Settings, hookimpl, nonblocking
 from fate_registry.capabilities import Decision, Signature
@@ -375,3 +376,32 @@ def test_a_bad_filter_is_refused_naming_it(sqlite_url: str, filters: dict, field
     with node(sqlite_url) as registry, pytest.raises(InvalidRegistration) as raised:
         registry.audit.list(**filters)
     assert raised.value.problems[0][0] == field
+
+
+def test_the_writer_prunes_in_the_background(sqlite_url: str) -> None:
+    with node(sqlite_url, max_age_days=0, max_rows=1000, prune_interval=1) as registry:
+        for i in range(1010):
+            permission(registry, job=f"job{i}")
+        assert registry.audit.flush()
+        wait_until(
+            lambda: registry.audit.store.head().first_seq == 11,
+            "the oldest 10 pruned by the writer",
+        )
+        report = registry.audit.verify()
+    assert report.ok and (report.first_seq, report.last_seq) == (11, 1010)
+
+
+def test_with_the_audit_trail_off_decisions_are_made_and_nothing_is_written(
+    sqlite_url: str,
+) -> None:
+    with node(sqlite_url, enabled=False) as registry:
+        assert permission(registry).allowed
+        assert registry.audit.trail is None and registry.audit.flush()
+        assert registry.audit.list() == []
+
+
+def test_an_in_memory_database_has_no_audit_trail(caplog: pytest.LogCaptureFixture) -> None:
+    with node("sqlite://") as registry:
+        assert permission(registry).allowed
+        assert registry.audit.trail is None
+    assert "audit trail off: an in-memory SQLite database" in caplog.text
