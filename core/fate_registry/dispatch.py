@@ -1,7 +1,8 @@
 """The facade FATE Flow calls, and the only code that applies policy to plugin answers.
 
 Per capability: the chain of plugins, a deadline for the decision, the failure policy, the
-decision cache, metrics and the decision log. Plugins only answer; they hold no policy.
+decision cache, metrics and the decision log, and what to answer when the audit trail cannot
+keep a decision. Plugins only answer; they hold no policy.
 """
 
 from __future__ import annotations
@@ -271,7 +272,9 @@ class Dispatcher:
 
     Cached decisions are tagged with the registry's revision: once any node changes the
     registrations (or grants, or keys), the registry sees the new revision within
-    ``cache_ttl`` and no decision cached before it is served again.
+    ``cache_ttl`` and no decision cached before it is served again. A decision is also kept no
+    longer than its own ``valid_until`` (a grant's expiry), checked at every hit on the
+    registry's clock.
     """
 
     def __init__(
@@ -503,7 +506,8 @@ class Dispatcher:
             if answer is None:
                 continue
             if answer.valid_until is not None:
-                valid_until = min(answer.valid_until, valid_until or answer.valid_until)
+                earlier = valid_until is not None and valid_until < answer.valid_until
+                valid_until = valid_until if earlier else answer.valid_until
             if not answer.allowed:
                 return outcome(False, answer.code, answer.message, name)
             if isinstance(answer, Signature):

@@ -149,6 +149,14 @@ def dataset_object(value: str) -> dict[str, str] | str:
     return {"namespace": namespace, "name": name}
 
 
+@dataclass(frozen=True, slots=True)
+class _Loaded:
+    """The grants as a process keeps them: entries by party, and the parties with limits."""
+
+    by_party: dict[str, list[Grant]]
+    bounded: frozenset[str]
+
+
 class Grants:
     """Grant, revoke and list entries; ``for_party`` answers the plugin from a per-process
     snapshot reloaded when the registry's revision changes, so a decision does no I/O."""
@@ -158,7 +166,7 @@ class Grants:
 
         self.registry = registry
         self.store = GrantStore(registry.engine)
-        self._snapshot: Snapshot[dict[str, list[Grant]]] = Snapshot(registry, self._load)
+        self._snapshot: Snapshot[_Loaded] = Snapshot(registry, self._load)
 
     def grant(
         self,
@@ -219,8 +227,15 @@ class Grants:
 
     def for_party(self, party_id: str) -> list[Grant]:
         """The entries that apply to ``party_id``: its own and those of ``*``."""
-        by_party = self._snapshot.get()
-        return by_party.get(party_id, []) + by_party.get(ANY, [])
+        return self.applying(party_id)[0]
+
+    def applying(self, party_id: str) -> tuple[list[Grant], bool]:
+        """``for_party``'s entries, and whether any of them has limits (known from the
+        snapshot: a party without is decided without looking for any)."""
+        loaded = self._snapshot.get()
+        by_party, bounded = loaded.by_party, loaded.bounded
+        entries = by_party.get(party_id, []) + by_party.get(ANY, [])
+        return entries, party_id in bounded or ANY in bounded
 
     def admit(
         self, job_id: str | None, needs: Sequence[Sequence[GrantKey]]
@@ -232,11 +247,12 @@ class Grants:
         without limits) and nothing counted."""
         return self.store.admit(job_id, needs, self.registry.clock())
 
-    def _load(self) -> dict[str, list[Grant]]:
+    def _load(self) -> _Loaded:
         by_party: dict[str, list[Grant]] = {}
         for entry in self.store.entries(None):
             by_party.setdefault(entry.party_id, []).append(entry)
-        return by_party
+        bounded = {party for party, entries in by_party.items() if any(e.bounded for e in entries)}
+        return _Loaded(by_party, frozenset(bounded))
 
     def _changed(self) -> None:
         self._snapshot.invalidate()

@@ -204,11 +204,12 @@ def _iso(instant: datetime) -> str:
 
 
 def decide(
-    request: Asked, entries: list[Grant], now: float
+    request: Asked, entries: list[Grant], now: float, bounded: bool | None = None
 ) -> tuple[Decision, list[tuple[GrantKey, ...]]]:
     """The decision for ``request`` given the entries that apply to its source party, at
     ``now`` (seconds since the epoch); for an allow, the uses it needs counted first (per
-    value covered only by entries with ``max_uses``, those entries)."""
+    value covered only by entries with ``max_uses``, those entries). ``bounded``: whether any
+    entry has limits, when known (None: looked at)."""
     party = request.src_party_id
     if request.role == "local" or request.party_id == "0":
         return Decision.allow("exempt: a local job"), []
@@ -216,7 +217,9 @@ def decide(
         return Decision.allow("exempt: a party asking itself"), []
     if not any(entry.effect == "allow" for entry in entries):
         return Decision.deny(f"party {party} has no grants here", code=PERMISSION_ERROR), []
-    found = _Found(now) if any(entry.bounded for entry in entries) else None
+    if bounded is None:
+        bounded = any(entry.bounded for entry in entries)
+    found = _Found(now) if bounded else None
     problems: list[str] = []
     for kind, values in (("component", request.components), ("dataset", request.datasets)):
         denied, missing, lapsed = _refused(entries, kind, values, request.src_role, found, party)
@@ -271,8 +274,8 @@ def permission(context: HookContext, request: PermissionRequest) -> Decision | D
         canonical = asked(request, components=settings.components, datasets=settings.datasets)
     except InvalidRegistration as exc:
         return Decision.deny(printable(f"invalid permission request: {exc}"), code=ARGUMENT_ERROR)
-    entries = registry.grants.for_party(canonical.src_party_id)
-    decision, needs = decide(canonical, entries, registry.clock())
+    entries, bounded = registry.grants.applying(canonical.src_party_id)
+    decision, needs = decide(canonical, entries, registry.clock(), bounded)
     if not needs:
         return decision
     job_id = request.job_id or None
