@@ -206,8 +206,9 @@ def audit_verify(
     output: OutputOption = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Check the hash chain: report each record changed, deleted or not checkable.
+    """Check the hash chain; report what was changed or deleted.
 
+    Each record changed, deleted or not checkable is reported by its seq.
     Walks the kept chain from its anchor (where pruning left it) to its head. Exit 1 when
     the chain is broken. Needs audit.key when the chain was written with one. Not over --url:
     it reads every record where the database is.

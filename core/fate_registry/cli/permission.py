@@ -261,7 +261,9 @@ def permission_list(
     output: OutputOption = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """List the grant entries: party, kind, value, role, effect, created, limits.
+    """List the grant entries, with their limits.
+
+    Columns: party, kind, value, role, effect, created, limits.
 
     Plain output (the default in a pipe) is one line per entry, tab-separated, in that order.
     Entries of party '*' apply to every party beside its own.
