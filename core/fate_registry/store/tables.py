@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, Column, Float, Index, Text
+from sqlalchemy import JSON, BigInteger, Boolean, Column, Float, Index, Integer, Text
 from sqlmodel import Field, SQLModel
 
 metadata = SQLModel.metadata
@@ -93,7 +93,7 @@ class GrantRow(SQLModel, table=True):
     not_before: datetime | None = Field(default=None)
     expires_at: datetime | None = Field(default=None)
     max_uses: int | None = Field(default=None)
-    uses: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    uses: int = Field(sa_column=Column(Integer, nullable=False, server_default="0"))
 
 
 class GrantUseRow(SQLModel, table=True):
