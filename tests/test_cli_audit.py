@@ -193,3 +193,13 @@ def test_the_route_is_behind_the_read_protection(sqlite_url: str) -> None:
             "/audit", params={"party": "x"}, headers={"Authorization": f"Bearer {TOKEN}"}
         )
         assert bad.status_code == 400 and "party" in bad.text
+
+
+def test_the_routes_choices_are_the_capabilities_and_results() -> None:
+    from typing import get_args
+
+    from fate_registry.capabilities import DECISIONS
+    from fate_registry.http.audit import Decision, Result
+    from fate_registry.recording import RESULTS
+
+    assert (get_args(Decision), get_args(Result)) == (DECISIONS, RESULTS)

@@ -3,17 +3,21 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 
-from ..capabilities import DECISIONS
-from ..recording import RESULTS
+from ..canonical import MAX_PARTY_DIGITS
+from ..capabilities import MAX_JOB_ID
 from .deps import registry_of
 from .envelopes import V2Error
 from .security import access
 
 MAX_PAGE = 1000  # records one reply carries at most
+# The values of capability and result (capabilities.DECISIONS, recording.RESULTS), as the
+# schema says them.
+Decision = Literal["client_authentication", "signature", "site_authentication", "permission"]
+Result = Literal["allow", "deny", "failed_open", "failed_closed"]
 ERRORS = {
     400: "a filter is malformed: the message names it",
     401: "reads are protected and the token is missing or wrong",
@@ -32,17 +36,18 @@ router = APIRouter(
 )
 def audit(
     request: Request,
-    capability: Annotated[
-        str | None, Query(description=f"one of {', '.join(DECISIONS)}", max_length=32)
-    ] = None,
+    capability: Annotated[Decision | None, Query(description="a decision's capability")] = None,
     party: Annotated[
         str | None,
-        Query(description="a party id: the decision's source or destination", max_length=64),
+        Query(
+            description="a party id (a decimal integer): the decision's source or destination",
+            pattern=rf"^\s*[0-9]{{1,{MAX_PARTY_DIGITS}}}\s*$",
+        ),
     ] = None,
-    job_id: Annotated[str | None, Query(description="a job id", max_length=128)] = None,
-    result: Annotated[
-        str | None, Query(description=f"one of {', '.join(RESULTS)}", max_length=16)
+    job_id: Annotated[
+        str | None, Query(description="a job id", min_length=1, max_length=MAX_JOB_ID)
     ] = None,
+    result: Annotated[Result | None, Query(description="allow, deny, failed_open...")] = None,
     since: Annotated[
         str | None,
         Query(description="from this ISO 8601 time, or this long ago (1d, 30m)", max_length=64),
