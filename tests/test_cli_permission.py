@@ -193,7 +193,7 @@ def test_list_in_every_format(db: str) -> None:
         ["10000", "dataset", "ns:n", "*", "allow"],
         ["10001", "dataset", "*", "*", "allow"],
     ]
-    assert all(len(line.split("\t")) == 6 for line in plain)
+    assert all(len(line.split("\t")) == 7 for line in plain)
     assert [(row["party_id"], row["value"]) for row in one] == [("10001", "*")]
     assert set(one[0]) == {"party_id", "kind", "value", "role", "effect", "created_at"}
     assert len(as_yaml) == 3

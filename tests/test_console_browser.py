@@ -21,7 +21,7 @@ from fastapi import FastAPI
 from serve_process import Served, serve
 from test_docs_offline import IN_CI, need_browser
 
-from fate_registry import Registry
+from fate_registry import Registry, schema
 
 TOKEN = "browser-test-token-0123456789"
 BEARER = {"Authorization": f"Bearer {TOKEN}"}
@@ -157,7 +157,7 @@ def test_each_page_shows_the_database_with_no_request_beyond_the_server(
     running, fingerprint, _ = served
     _requested(browser)  # drop what came before
     expected = {
-        "overview": ["0004", "permission", "grants"],
+        "overview": [schema.HEAD, "permission", "grants"],
         "services": ["THIRD", "upload", "GET /health -> 200", "query"],
         "servers": ["THIRD", "GONE"],
         "decisions": ["permission", "10000"],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
@@ -9,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from fate_registry import decision_cache, hookimpl, nonblocking
+from fate_registry import Deferred, decision_cache, hookimpl, nonblocking
 from fate_registry.capabilities import (
     CAPABILITIES,
     Decision,
@@ -360,6 +361,57 @@ def test_nonblocking_plugin_past_its_deadline_is_a_timeout() -> None:
     answer = d.permission(PERMISSION)
     assert not answer.allowed and answer.failed
     assert "timed out" in (answer.error or "")
+
+
+class Deferring:
+    """A @nonblocking plugin that needs I/O to finish some answers (as grants' max_uses)."""
+
+    def __init__(self, answer: Decision, delay: float = 0.0) -> None:
+        self.answer = answer
+        self.delay = delay
+        self.threads: list[str] = []
+
+    def finish(self) -> Decision:
+        self.threads.append(threading.current_thread().name)
+        time.sleep(self.delay)
+        return self.answer
+
+    @hookimpl
+    @nonblocking
+    def permission(self) -> Deferred:
+        self.threads.append(threading.current_thread().name)
+        return Deferred(self.finish)
+
+
+@pytest.mark.parametrize("awaited", [False, True])
+def test_a_deferred_answer_is_finished_in_a_worker_thread(awaited: bool) -> None:
+    plugin = Deferring(Decision.deny("used up", 108))
+    d = dispatcher(manager(local=plugin))
+    if awaited:
+        outcome = asyncio.run(d.decide_async("permission", PERMISSION))
+    else:
+        outcome = d.permission(PERMISSION)
+
+    assert (outcome.allowed, outcome.message, outcome.plugin) == (False, "used up", "local")
+    inline, finished = plugin.threads
+    assert not inline.startswith("fate-registry-hook") and finished.startswith("fate-registry-hook")
+
+
+def test_a_deferred_answer_is_bound_by_the_deadline() -> None:
+    d = dispatcher(manager(slow=Deferring(Decision.allow(), delay=2)), permission={"timeout": 0.1})
+    outcome = d.permission(PERMISSION)
+    assert not outcome.allowed and "timed out" in (outcome.error or "")
+
+
+def test_an_answer_is_not_cached_beyond_its_own_validity() -> None:
+    plugin = Answers(Decision.allow(valid_until=time.time() + 3600))
+    expired = Answers(Decision.allow(valid_until=time.time() - 1))
+    d = dispatcher(manager(a=plugin, b=expired), permission={"chain": ["a"], "allow_ttl": 60})
+    d.permission(PERMISSION)
+    assert d.permission(PERMISSION).cached
+    e = dispatcher(manager(b=expired), permission={"chain": ["b"], "allow_ttl": 60})
+    e.permission(PERMISSION)
+    assert not e.permission(PERMISSION).cached and expired.calls == 2
 
 
 def test_invalid_request_names_the_field() -> None:

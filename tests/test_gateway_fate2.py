@@ -178,6 +178,7 @@ def test_a_2x_permission_reaches_the_service_as_the_contract_with_2x_fields(
     assert sent["dag_schema"] == DAG_SCHEMA
     assert sent["component_parameters"] == REQUESTS["permission"]["component_parameters"]
     assert (sent["dsl"], sent["run_time_conf"]) == (None, None)
+    assert sent["job_id"] == "202401010000"  # what a grant's max_uses counts by
 
 
 def test_a_1x_request_is_sent_on_without_the_2x_fields(
@@ -187,7 +188,8 @@ def test_a_1x_request_is_sent_on_without_the_2x_fields(
     client, registry = make_client()
     registry.register_service("HOOK", "permission", "/allow")
     client.post("/v1/hook/permission", json=FATE_REQUESTS["permission"])
-    assert "fate_flow_major" not in sent_to(callback) and "dag_schema" not in sent_to(callback)
+    sent = sent_to(callback)
+    assert not {"fate_flow_major", "dag_schema", "job_id"} & set(sent)
 
 
 def with_warehouse_input(channel: dict[str, Any], task_parties: Any = None) -> dict[str, Any]:

@@ -124,6 +124,25 @@ def test_query_lists_only_unconditional_allows_as_fates_fields(client: Any) -> N
     assert len(data["entries"]) == 8
 
 
+def test_a_grant_carries_limits_and_the_query_lists_them(client: Any) -> None:
+    client, _ = client
+    body = {"party_id": 10000, "component": "reader", "max_uses": 3, "valid_for": "30d"}
+    assert post(client, "/v1/permission/grant", body)["retcode"] == 0
+    post(client, "/v1/permission/grant", {"party_id": 10000, "component": "dataio",
+         "not_before": "2999-01-01T00:00:00Z", "expires_at": "2999-02-01"})  # fmt: skip
+
+    data = post(client, "/v1/permission/query", {"party_id": 10000})["data"]
+
+    later, limited = data["entries"]
+    assert (limited["value"], limited["max_uses"], limited["uses"]) == ("reader", 3, 0)
+    assert limited["expires_at"] > limited["created_at"]
+    assert (later["not_before"], later["expires_at"]) == (
+        "2999-01-01T00:00:00+00:00",
+        "2999-02-01T00:00:00+00:00",
+    )
+    assert sorted(data["component"]) == ["dataio", "reader"]  # FATE's field: allowed entries
+
+
 def test_a_bad_permission_body_is_refused_and_changes_nothing(client: Any) -> None:
     client, registry = client
     for body, message in [
@@ -139,6 +158,9 @@ def test_a_bad_permission_body_is_refused_and_changes_nothing(client: Any) -> No
             "dataset[0]: namespace must not hold ':'",
         ),
         ({"party_id": 10000}, "component: give a component or a dataset to grant"),
+        ({"party_id": 1, "component": "reader", "max_uses": 0}, "max_uses: Input should be"),
+        ({"party_id": 1, "component": "reader", "valid_for": "soon"}, "valid_for: must be"),
+        ({"party_id": 1, "component": "r", "expires_at": "2001-01-01"}, "expires_at: is not in"),
     ]:
         reply = client.post("/v1/permission/grant", json=body, headers=AUTH)
         assert reply.status_code == 400

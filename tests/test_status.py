@@ -14,7 +14,7 @@ from cli_support import error_line, ok
 from serve_process import Served, serve
 from typer.testing import CliRunner, Result
 
-from fate_registry import Registry
+from fate_registry import Registry, schema
 from fate_registry.cli import app
 from fate_registry.store.health import SERVER_CHECK, CheckResult, HealthStore
 
@@ -69,7 +69,7 @@ def test_status_shows_every_service_with_its_health_locally(sqlite_url: str) -> 
     document = json.loads(ok(invoke("--db", sqlite_url, "status", "-o", "json")).stdout)
 
     assert statuses(document) == EXPECTED
-    assert document["registry"]["database_ok"] and document["registry"]["schema"] == "0004"
+    assert document["registry"]["database_ok"] and document["registry"]["schema"] == schema.HEAD
     assert document["counts"]["services"] == {
         "passing": 2,
         "warning": 0,

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
         ServerNotFound,
         ServiceNotFound,
     )
-    from .markers import calls_service, hookimpl, nonblocking
+    from .markers import Deferred, calls_service, hookimpl, nonblocking
     from .models import ResolvedService, Server, Service
     from .registry import Registry
     from .settings import Settings, load_settings
@@ -37,6 +37,7 @@ _EXPORTS = {
     "SchemaTooNew": "errors",
     "ServerNotFound": "errors",
     "ServiceNotFound": "errors",
+    "Deferred": "markers",
     "calls_service": "markers",
     "hookimpl": "markers",
     "nonblocking": "markers",
@@ -50,6 +51,7 @@ _EXPORTS = {
 
 __all__ = [
     "Conflict",
+    "Deferred",
     "InvalidRegistration",
     "Registry",
     "RegistryError",

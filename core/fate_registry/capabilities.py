@@ -32,6 +32,7 @@ SUCCESS = 0
 ARGUMENT_ERROR = 101
 PERMISSION_ERROR = 108
 AUTHENTICATION_ERROR = 109
+MAX_JOB_ID = 128  # characters of a job id (FATE's are about 20 digits)
 
 Capability = Literal[
     "client_authentication",
@@ -265,6 +266,13 @@ class PermissionRequest(_Request):
         exclude_if=lambda dag: dag is None,
         description="the job's DAG schema (FATE Flow 2.x; 1.x sends a dsl)",
     )
+    job_id: str | None = Field(
+        default=None,
+        max_length=MAX_JOB_ID,
+        exclude_if=lambda job_id: job_id is None,
+        description="the job asked about: FATE Flow 2.x sends it, 1.x does not (left out when "
+        "sent on); a grant with max_uses counts each job once",
+    )
     fate_flow_major: FateFlowMajor = _major_field()
 
     @model_validator(mode="before")
@@ -388,16 +396,37 @@ class Decision(BaseModel):
         "the APP_KEY). The registration API admits an administrator by it "
         "(hmac.admin_app_keys); a plugin that cannot vouch for an identity leaves it None",
     )
+    valid_until: float | None = Field(
+        default=None,
+        description="the instant (seconds since the epoch, by the registry's clock) after which "
+        "this answer may no longer hold (a grant expires, or one begins): the decision cache "
+        "keeps it no longer. None: as long as allow_ttl or deny_ttl say; an instant already "
+        "past: not kept at all",
+    )
 
     @classmethod
-    def allow(cls, message: str = "success", *, principal: str | None = None) -> Decision:
-        return cls(allowed=True, code=SUCCESS, message=message, principal=principal)
+    def allow(
+        cls,
+        message: str = "success",
+        *,
+        principal: str | None = None,
+        valid_until: float | None = None,
+    ) -> Decision:
+        return cls(
+            allowed=True,
+            code=SUCCESS,
+            message=message,
+            principal=principal,
+            valid_until=valid_until,
+        )
 
     @classmethod
-    def deny(cls, message: str, code: int = AUTHENTICATION_ERROR) -> Decision:
+    def deny(
+        cls, message: str, code: int = AUTHENTICATION_ERROR, *, valid_until: float | None = None
+    ) -> Decision:
         if code == SUCCESS:
             raise ValueError("a denial needs a non-zero code")
-        return cls(allowed=False, code=code, message=message)
+        return cls(allowed=False, code=code, message=message, valid_until=valid_until)
 
 
 class Signature(Decision):

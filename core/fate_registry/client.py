@@ -18,9 +18,11 @@ without user, password or query.
 from __future__ import annotations
 
 import re
-from datetime import datetime
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TextIO
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
@@ -45,6 +47,7 @@ from .models import (
 )
 
 if TYPE_CHECKING:
+    from .audit.records import AuditRecord
     from .grants import Grant
 
 TIMEOUT = (5.0, 60.0)  # seconds to connect, seconds to read a reply
@@ -280,6 +283,11 @@ class RegistryClient:
         return RemoteKeys(self)
 
     @cached_property
+    def audit(self) -> RemoteAudit:
+        """The decision audit trail through ``GET /audit``: list and export."""
+        return RemoteAudit(self)
+
+    @cached_property
     def grants(self) -> RemoteGrants:
         """Permission grants through FATE Flow 1.11's ``/v1/permission/*`` routes."""
         return RemoteGrants(self)
@@ -376,18 +384,31 @@ class RemoteGrants:
         datasets: Any = (),
         role: Any = None,
         deny: bool = False,
+        expires_at: Any = None,
+        not_before: Any = None,
+        max_uses: int | None = None,
+        valid_for: Any = None,
     ) -> list[Grant]:
-        """Add entries; the entries sent, validated as ``Grants.grant`` validates them."""
-        from .grants import grant_entries
+        """Add entries; the entries sent, validated as ``Grants.grant`` validates them (a
+        ``valid_for`` counts from this machine's clock, and is sent as ``expires_at``)."""
+        from .grants import grant_entries, grant_limits
 
         if deny:
             reason = "deny entries cannot be granted over the HTTP API (FATE's route has no such "
             raise InvalidRegistration(
                 [("deny", reason + "field): grant them where the database is")]
             )
-        entries = grant_entries(party_id, components, datasets, role)
+        limits = grant_limits(expires_at, not_before, max_uses, valid_for, now=time.time())
+        entries = grant_entries(party_id, components, datasets, role, limits=limits)
+        extra: dict[str, Any] = {}
+        if limits.not_before is not None:
+            extra["not_before"] = limits.not_before.isoformat()
+        if limits.expires_at is not None:
+            extra["expires_at"] = limits.expires_at.isoformat()
+        if limits.max_uses is not None:
+            extra["max_uses"] = limits.max_uses
         for body in _grant_bodies(entries):
-            self._client._call("POST", "/v1/permission/grant", json=body)
+            self._client._call("POST", "/v1/permission/grant", json={**body, **extra})
         return entries
 
     def revoke(
@@ -434,12 +455,98 @@ class RemoteGrants:
                 value=row["value"],
                 role=row["role"],
                 effect=row["effect"],
-                created_at=datetime.fromisoformat(row["created_at"])
-                if row.get("created_at")
-                else None,
+                created_at=_time(row.get("created_at")),
+                not_before=_time(row.get("not_before")),
+                expires_at=_time(row.get("expires_at")),
+                max_uses=row.get("max_uses"),
+                uses=int(row.get("uses") or 0),
             )
             for row in rows
         ]
+
+
+def _time(value: Any) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+class RemoteAudit:
+    """``reg.audit`` of a remote registry: ``list``, ``records`` and ``export`` read ``GET
+    /audit`` a page at a time. ``verify`` is run where the database is: it reads every record,
+    and needs ``audit.key`` when the chain has one."""
+
+    PAGE = 1000  # the route's most records per reply
+
+    def __init__(self, client: RegistryClient) -> None:
+        self._client = client
+
+    def list(
+        self,
+        *,
+        capability: str | None = None,
+        party: Any = None,
+        job_id: str | None = None,
+        result: str | None = None,
+        since: Any = None,
+        until: Any = None,
+        before: int | None = None,
+        limit: int = 100,
+    ) -> list[AuditRecord]:
+        """As ``Audit.list``; ``since``/``until`` given as durations count back from this
+        machine's clock."""
+        from .audit import MAX_LIMIT, audit_query
+
+        query = audit_query(capability, party, job_id, result, since, until, time.time())
+        if not 1 <= limit <= MAX_LIMIT:
+            raise InvalidRegistration([("limit", f"must be from 1 to {MAX_LIMIT}")])
+        params = {
+            name: str(value)
+            for name, value in (
+                ("capability", query.capability),
+                ("party", query.party),
+                ("job_id", query.job_id),
+                ("result", query.result),
+                ("since", _iso(query.since_ms)),
+                ("until", _iso(query.until_ms)),
+            )
+            if value is not None
+        }
+        found: list[AuditRecord] = []
+        while len(found) < limit:
+            page = {**params, "limit": str(min(self.PAGE, limit - len(found)))}
+            if before is not None:
+                page["before"] = str(before)
+            reply = self._client._call("GET", "/audit", params=page, envelope=False)
+            found += [_record(row) for row in reply["records"]]
+            before = reply.get("next_before")
+            if before is None:
+                break
+        return found
+
+    def records(self, **filters: Any) -> Iterator[AuditRecord]:
+        """Every record that matches, newest first."""
+        before = filters.pop("before", None)
+        while True:
+            page = self.list(**filters, before=before, limit=self.PAGE)
+            yield from page
+            if len(page) < self.PAGE:
+                return
+            before = page[-1].seq
+
+    def export(self, out: TextIO, fmt: Literal["jsonl", "csv"] = "jsonl", **filters: Any) -> int:
+        """The matching records to ``out`` as JSON lines or CSV; how many."""
+        from .audit import write_records
+
+        return write_records(out, fmt, self.records(**filters))
+
+
+def _record(row: dict[str, Any]) -> AuditRecord:
+    from .audit.records import AuditRecord
+
+    return AuditRecord.from_dict(row)
+
+
+def _iso(ms: int | None) -> str | None:
+    return None if ms is None else datetime.fromtimestamp(ms / 1000, UTC).isoformat()
 
 
 def _grant_bodies(entries: list[Grant]) -> list[dict[str, Any]]:
@@ -545,6 +652,7 @@ __all__ = [
     "AuthenticationFailed",
     "Forbidden",
     "RegistryClient",
+    "RemoteAudit",
     "RemoteError",
     "RemoteGrants",
     "RemoteKeys",

@@ -1,7 +1,8 @@
 """The facade FATE Flow calls, and the only code that applies policy to plugin answers.
 
 Per capability: the chain of plugins, a deadline for the decision, the failure policy, the
-decision cache, metrics and the decision log. Plugins only answer; they hold no policy.
+decision cache, metrics and the decision log, and what to answer when the audit trail cannot
+keep a decision. Plugins only answer; they hold no policy.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ from .decision_cache import TTLCache
 from .errors import RegistryError
 from .health import CRITICAL
 from .logsafe import printable
-from .markers import CALLS_SERVICE, NONBLOCKING
+from .markers import CALLS_SERVICE, NONBLOCKING, Deferred
 from .masking import mask_url_queries
 from .metrics import DEFAULT_METRICS, HookMetrics
 from .plugins import PluginManager, UnknownPlugins, plugin_manager
@@ -80,7 +81,9 @@ class Outcome:
 
     ``failed`` is true when a plugin errored or timed out and the failure policy answered;
     ``failed_open`` when that answer was an allow. ``plugin`` is who answered (None: default);
-    ``principal`` whom it authenticated, when it said (client_authentication).
+    ``principal`` whom it authenticated, when it said (client_authentication); ``valid_until``
+    the earliest instant an answer of the chain said it holds until (see Decision), which
+    the decision cache keeps it no longer than.
     """
 
     capability: str
@@ -96,6 +99,7 @@ class Outcome:
     cached: bool = False
     elapsed: float = 0.0
     principal: str | None = None
+    valid_until: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -117,6 +121,7 @@ class Outcome:
             True,
             elapsed,
             self.principal,
+            self.valid_until,
         )
 
 
@@ -267,7 +272,9 @@ class Dispatcher:
 
     Cached decisions are tagged with the registry's revision: once any node changes the
     registrations (or grants, or keys), the registry sees the new revision within
-    ``cache_ttl`` and no decision cached before it is served again.
+    ``cache_ttl`` and no decision cached before it is served again. A decision is also kept no
+    longer than its own ``valid_until`` (a grant's expiry), checked at every hit on the
+    registry's clock.
     """
 
     def __init__(
@@ -284,10 +291,18 @@ class Dispatcher:
         self.plugins = plugins if plugins is not None else plugin_manager()
         check_chains(settings, self.plugins)
         self.metrics = metrics if metrics is not None else DEFAULT_METRICS
-        # The decisions of the last hour, for status and the console: the recorder's first
-        # sink (an audit trail would be one more).
+        # The decisions of the last hour, for status and the console: the recorder's sink; the
+        # registry's audit trail, its durable sink.
         self.window = DecisionWindow()
-        self.recorder = Recorder(self.metrics, [self.window])
+        self.audit = registry.audit.trail if registry is not None else None
+        self.clock = registry.clock if registry is not None else time.time
+        self.recorder = Recorder(self.metrics, [self.window], durable=self.audit, clock=self.clock)
+        # audit.when_full = refuse: nothing is allowed that the audit trail could not keep.
+        self._refuse_unrecorded = (
+            self.audit is not None
+            and registry is not None
+            and registry.settings.audit.when_full == "refuse"
+        )
         self._caches: dict[str, TTLCache[tuple[int | None, Outcome]]] = {
             c: TTLCache(settings.cache_size) for c in DECISIONS
         }
@@ -413,19 +428,22 @@ class Dispatcher:
                 message=refusal,
                 elapsed=time.monotonic() - started,
             )
-            self._record(outcome, request)
-            return outcome
+            return self._record(outcome, request)
         key = revision = None
         if cfg.cache:
             key = request.model_dump_json()
             revision = self.registry.known_revision() if self.registry is not None else None
             hit = self._caches[capability].get(key)
-            if hit is not None and hit[0] == revision:
+            # A hit holds while the revision does, and until the answer's own validity ends
+            # (a grant's expiry): on the registry's clock, which tests set by hand.
+            if (
+                hit is not None
+                and hit[0] == revision
+                and (hit[1].valid_until is None or self.clock() < hit[1].valid_until)
+            ):
                 self.metrics.cache_hit(capability)
                 elapsed = time.monotonic() - started
-                outcome = hit[1].again(decision_id, elapsed)
-                self._record(outcome, request)
-                return outcome
+                return self._record(hit[1].again(decision_id, elapsed), request)
         context = self._context(capability, cfg, decision_id, started)
         return _Pending(capability, cfg, request, decision_id, started, context, key, revision)
 
@@ -433,10 +451,11 @@ class Dispatcher:
         if pending.cache_key is not None and not outcome.failed:
             cfg = pending.cfg
             ttl = cfg.allow_ttl if outcome.allowed else cfg.deny_ttl
+            if outcome.valid_until is not None:  # not past its own validity (<= 0: not kept)
+                ttl = min(ttl, outcome.valid_until - self.clock())
             entry = (pending.revision, outcome)
             self._caches[pending.capability].put(pending.cache_key, entry, ttl)
-        self._record(outcome, pending.request)
-        return outcome
+        return self._record(outcome, pending.request)
 
     def _walk(self, pending: _Pending) -> Generator[tuple[str, Any], Any, Outcome]:
         """The chain's policy, without I/O: yields each plugin to ask, is sent its answer (or a
@@ -451,6 +470,7 @@ class Dispatcher:
         errors: list[str] = []
         last_signature: str | None = None
         allow_message = "success"
+        valid_until: float | None = None  # the earliest an answer said it holds until
 
         def outcome(
             allowed: bool, code: int, message: str, plugin: str | None, principal: str | None = None
@@ -468,6 +488,7 @@ class Dispatcher:
                 error="; ".join(errors) or None,
                 elapsed=time.monotonic() - pending.started,
                 principal=principal if allowed else None,
+                valid_until=valid_until,
             )
 
         for name, impl in self.chain(capability):
@@ -484,6 +505,9 @@ class Dispatcher:
                 return outcome(True, SUCCESS, f"failed open: {name}: {answer}", name)
             if answer is None:
                 continue
+            if answer.valid_until is not None:
+                earlier = valid_until is not None and valid_until < answer.valid_until
+                valid_until = valid_until if earlier else answer.valid_until
             if not answer.allowed:
                 return outcome(False, answer.code, answer.message, name)
             if isinstance(answer, Signature):
@@ -567,6 +591,9 @@ class Dispatcher:
                 raise DeadlineExceeded
         except BaseException as exc:
             return self._settle(pending, name, started, exc, None)
+        if isinstance(answer, Deferred):  # its I/O goes to a worker thread, under the deadline
+            remaining = pending.context.deadline - time.monotonic()
+            return _WorkerCall(answer.finish, (), remaining, started)
         return self._settle(pending, name, started, None, answer)
 
     def _settle(
@@ -703,8 +730,25 @@ class Dispatcher:
             signing_secret=secret.get_secret_value() if secret is not None else None,
         )
 
-    def _record(self, outcome: Outcome, request: BaseModel) -> None:
-        self.recorder.record(outcome, request)
+    def _record(self, outcome: Outcome, request: BaseModel) -> Outcome:
+        """Record ``outcome`` and answer it; under ``audit.when_full = refuse`` an allow the
+        audit trail cannot keep (its queue is full) is refused instead, and that is recorded."""
+        must_keep = self._refuse_unrecorded and outcome.allowed
+        if self.recorder.record(outcome, request, must_keep=must_keep) or not must_keep:
+            return outcome
+        refused = Outcome(
+            capability=outcome.capability,
+            decision_id=outcome.decision_id,
+            allowed=False,
+            code=DENY_CODES.get(outcome.capability, AUTHENTICATION_ERROR),
+            message="refused: the audit trail cannot keep up (its queue is full) and "
+            "audit.when_full refuses what it cannot record",
+            failed=True,
+            error="audit trail full",
+            elapsed=outcome.elapsed,
+        )
+        self.recorder.record(refused, request)
+        return refused
 
     def _unhealthy(self, pending: _Pending) -> str | None:
         """Why the service of ``pending`` is not to be called (its health check is critical),

@@ -18,6 +18,7 @@ from .canonical import party_of, role_of
 from .capabilities import (
     ARGUMENT_ERROR,
     AUTHENTICATION_ERROR,
+    MAX_JOB_ID,
     PERMISSION_ERROR,
     ClientAuthenticationRequest,
     Headers,
@@ -172,7 +173,9 @@ class Permission2(_Request2):
     dest_party_id: PartyId | None = Field(
         default=None, description="this site's party id (added by the hook)"
     )
-    job_id: str | None = Field(default=None, description="the job (added by the hook)")
+    job_id: str | None = Field(
+        default=None, max_length=MAX_JOB_ID, description="the job (added by the hook)"
+    )
 
     @field_validator("party_id")
     @classmethod
@@ -203,6 +206,7 @@ class Permission2(_Request2):
                 "dataset_list": datasets,
                 "component_parameters": self.component_parameters,
                 "dag_schema": self.dag_schema,
+                "job_id": self.job_id or None,
                 "fate_flow_major": 2,
             }
         )

@@ -6,7 +6,10 @@ An implementation may take a subset of the two, as pluggy allows.
 
 Return ``None`` for "no opinion": the dispatcher then asks the next plugin of the chain. The
 dispatcher, not pluggy, walks the chain (so each plugin gets its own deadline and failure
-policy); the "stops at" notes below say how it combines the answers.
+policy); the "stops at" notes below say how it combines the answers. A ``@nonblocking``
+plugin that needs I/O for some requests returns ``Deferred(finish)`` for them: the dispatcher
+calls ``finish()`` in a worker thread and takes its answer. A Decision's ``valid_until`` bounds
+how long the decision cache keeps it.
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
-"""The pluggy markers: ``hookimpl`` (and ``nonblocking``, ``calls_service``) are what a plugin
-imports from us."""
+"""The pluggy markers: ``hookimpl`` (and ``nonblocking``, ``calls_service``, and ``Deferred``, the
+answer of a ``@nonblocking`` plugin that needs I/O to finish) are what a plugin imports from us."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import pluggy
@@ -39,3 +40,14 @@ def calls_service(function: F) -> F:
     """
     setattr(function, CALLS_SERVICE, True)
     return function
+
+
+@dataclass(frozen=True, slots=True)
+class Deferred:
+    """The answer of a ``@nonblocking`` plugin that, for this request, needs I/O to finish (the
+    ``grants`` plugin counting a job against a grant's ``max_uses`` in the database): the
+    dispatcher calls ``finish()`` in a worker thread, under what is left of the decision's
+    deadline, and takes what it returns as the plugin's answer. The plugin stays inline for
+    every request that needs none."""
+
+    finish: Callable[[], Any]

@@ -158,7 +158,43 @@ class HealthMetrics:
             gauge.labels(*labels).set(rank)
 
 
+class AuditMetrics:
+    """The audit trail's writer in this process: records written, dropped (the queue was full,
+    or the process closed before they could be written), failed writes, pruned records, and
+    the queue's length after the last write."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        self.written = Counter(
+            "fate_registry_audit_written",
+            "Decisions written to the audit trail",
+            registry=self.registry,
+        )
+        self.dropped = Counter(
+            "fate_registry_audit_dropped",
+            "Decisions the audit trail could not keep (queue full, or not written at exit)",
+            registry=self.registry,
+        )
+        self.failures = Counter(
+            "fate_registry_audit_write_failures",
+            "Writes of audit records that failed (tried again)",
+            registry=self.registry,
+        )
+        self.pruned = Counter(
+            "fate_registry_audit_pruned",
+            "Audit records pruned by age or rows",
+            registry=self.registry,
+        )
+        self.queue = Gauge(
+            "fate_registry_audit_queue",
+            "Decisions waiting to be written to the audit trail",
+            registry=self.registry,
+        )
+
+
 #: The metrics of every Dispatcher that is not given its own; served at ``/metrics``.
 DEFAULT_METRICS = HookMetrics()
 #: The health checks' metrics, served beside them.
 DEFAULT_HEALTH_METRICS = HealthMetrics(DEFAULT_METRICS.registry)
+#: The audit trail's, beside them.
+DEFAULT_AUDIT_METRICS = AuditMetrics(DEFAULT_METRICS.registry)

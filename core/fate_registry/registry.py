@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +29,7 @@ from .store import ReadinessProbe, Store, Timeouts, create_engine
 
 if TYPE_CHECKING:
     from .apireader import ApiReader
+    from .audit import Audit
     from .dispatch import Dispatcher
     from .grants import Grants
     from .health.view import HealthView
@@ -44,6 +46,9 @@ class Registry:
     database's revision counter (one small query) and drops the cache if any node wrote since.
     Writes through this object drop the cache at once. A database that cannot be used raises
     ``RegistryUnavailable``, after at most the ``db_*`` timeouts of the settings.
+
+    ``clock`` (seconds since the epoch, ``time.time`` by default) is what grants' limits, the
+    decision cache's validity and the audit trail's times read: tests set it by hand.
     """
 
     def __init__(
@@ -53,8 +58,10 @@ class Registry:
         cache_ttl: float | None = None,
         settings: Settings | None = None,
         upgrade_empty: bool = True,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         self.settings = settings or load_settings()
+        self.clock: Callable[[], float] = clock or time.time
         url = db_url if db_url is not None else self.settings.db_url.get_secret_value()
         self.cache_ttl = self.settings.cache_ttl if cache_ttl is None else cache_ttl
         self._url = url
@@ -83,6 +90,8 @@ class Registry:
     def close(self) -> None:
         if "hooks" in self.__dict__:
             self.hooks.close()
+        if "audit" in self.__dict__:
+            self.audit.close()  # after the dispatcher: its last decisions are written too
         if "readiness" in self.__dict__:
             self.readiness.close()
         self.engine.dispose()
@@ -98,6 +107,13 @@ class Registry:
         from .dispatch import Dispatcher  # the plugin framework loads on first use
 
         return Dispatcher(self)
+
+    @cached_property
+    def audit(self) -> Audit:
+        """The decision audit trail: ``reg.audit.list(party="10000", since="1d")``."""
+        from .audit import Audit
+
+        return Audit(self)
 
     @cached_property
     def health(self) -> HealthView:

@@ -380,6 +380,76 @@ class HealthSettings(BaseModel):
         return 3 * self.interval
 
 
+class AuditSettings(BaseModel):
+    """The decision audit trail: every decision recorded in the registry database, hash-chained
+    (docs/server.md#the-audit-trail). Env: FATE_REGISTRY_AUDIT__<FIELD>."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = Field(default=True, description="record every decision in the database")
+    queue_size: int = Field(
+        default=20000,
+        ge=100,
+        le=1_000_000,
+        description="decisions a process holds while they wait to be written; past it, "
+        "when_full applies",
+    )
+    when_full: Literal["drop", "refuse"] = Field(
+        default="drop",
+        description="when the queue is full: drop (the decision stands unrecorded, counted by "
+        "fate_registry_audit_dropped) or refuse (an allow that cannot be queued becomes a "
+        "refusal, failed_closed: nothing is allowed unrecorded)",
+    )
+    batch_size: int = Field(
+        default=1000, ge=1, le=10000, description="records written in one transaction at most"
+    )
+    flush_interval: float = Field(
+        default=0.2,
+        ge=0.01,
+        le=10,
+        description="seconds the writer waits when the queue is empty: how long a decision may "
+        "wait to be written when traffic is light",
+    )
+    max_age_days: float = Field(
+        default=90,
+        ge=0,
+        le=36500,
+        description="records older than this many days are pruned (0: kept whatever their age)",
+    )
+    max_rows: int = Field(
+        default=10_000_000,
+        ge=0,
+        description="the newest records kept at most, older ones pruned (0: no bound; else at "
+        "least 1000)",
+    )
+    prune_interval: float = Field(
+        default=300, ge=1, le=86400, description="seconds between two prunings by a process"
+    )
+    key: SecretStr | None = Field(
+        default=None,
+        description="HMAC key of the hash chain: with it, someone who can write the database "
+        "but does not know the key cannot rewrite records and their hashes unnoticed; "
+        "every node needs the same key, and audit verify needs it",
+    )
+
+    @field_validator("max_rows")
+    @classmethod
+    def _enough_rows(cls, rows: int) -> int:
+        if 0 < rows < 1000:
+            raise ValueError("audit.max_rows must be 0 (no bound) or at least 1000")
+        return rows
+
+    @field_validator("key")
+    @classmethod
+    def _long_key(cls, key: SecretStr | None) -> SecretStr | None:
+        if key is not None and len(key.get_secret_value()) < MIN_TOKEN_LENGTH:
+            raise ValueError(
+                f"audit.key must be at least {MIN_TOKEN_LENGTH} characters: use a long random "
+                "key, for example `openssl rand -hex 32`"
+            )
+        return key
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="FATE_REGISTRY_",
@@ -472,6 +542,9 @@ class Settings(BaseSettings):
     hmac: HmacSettings = Field(default_factory=HmacSettings, description="the hmac plugin")
     rsa: RsaSettings = Field(default_factory=RsaSettings, description="the rsa plugin")
     grants: GrantsSettings = Field(default_factory=GrantsSettings, description="the grants plugin")
+    audit: AuditSettings = Field(
+        default_factory=AuditSettings, description="the decision audit trail"
+    )
 
     @field_validator("admin_tokens", "allowed_hosts", "trusted_hosts", mode="before")
     @classmethod

@@ -14,14 +14,13 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from .recording import Decided, decided, party_of
+from .recording import RESULTS, Decided, decided, party_of
 
 if TYPE_CHECKING:
     from .dispatch import Outcome
 
 RECENT = 500
 MINUTES = 60
-RESULTS = ("allow", "deny", "failed_open", "failed_closed")
 # Latency buckets: bucket k holds decisions under 0.5 ms * 2**k (the last, everything slower),
 # found with one bit_length: no search on the hot path.
 BUCKETS = 16

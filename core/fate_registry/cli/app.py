@@ -48,6 +48,7 @@ COMMANDS: dict[str, str] = {
     "call": "plugins:app",
     "keys": "keys:keys_app",
     "permission": "permission:permission_app",
+    "audit": "audit:audit_app",
     "api-reader": "apireader:api_reader_app",
     "demo": "demo:app",
 }

@@ -1,5 +1,6 @@
 """``fate-registry permission ...``: the grants the ``grants`` plugin decides with (FATE Flow's
-``flow privilege``, plus deny entries and role conditions)."""
+``flow privilege``, plus deny entries, role conditions and limits: a time window and a number
+of jobs)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ permission_app = typer.Typer(
     help="Grants of the grants plugin (permission): grant, revoke, list.", no_args_is_help=True
 )
 
-GRANT_COLUMNS = ("party", "kind", "value", "role", "effect", "created")
+GRANT_COLUMNS = ("party", "kind", "value", "role", "effect", "created", "limits")
 
 Party = Annotated[
     str,
@@ -49,7 +50,29 @@ Datasets = Annotated[
 
 def grant_row(entry: Grant) -> list[Any]:
     created = f"{entry.created_at:%F %T}" if entry.created_at else None
-    return [entry.party_id, entry.kind, entry.value, entry.role, entry.effect, created]
+    return [
+        entry.party_id,
+        entry.kind,
+        entry.value,
+        entry.role,
+        entry.effect,
+        created,
+        limits_of(entry),
+    ]
+
+
+def limits_of(entry: Grant) -> str | None:
+    """An entry's limits in a few words (UTC): ``from ... until ...; 2 of 3 jobs``."""
+    parts = []
+    if entry.not_before is not None:
+        parts.append(f"from {entry.not_before:%F %T}")
+    if entry.expires_at is not None:
+        parts.append(f"until {entry.expires_at:%F %T}")
+    window = " ".join(parts)
+    if entry.max_uses is None:
+        return window or None
+    jobs = f"{entry.uses} of {entry.max_uses} jobs"
+    return f"{window}; {jobs}" if window else jobs
 
 
 def _checked(
@@ -95,14 +118,48 @@ def permission_grant(
             "--deny", help="A deny entry: refused even where a wildcard allows (not over --url)."
         ),
     ] = False,
+    expires_at: Annotated[
+        str | None,
+        typer.Option(
+            "--expires-at",
+            metavar="TIME",
+            help="Not in force from this time on: ISO 8601 (2027-01-31T18:00Z; UTC without an "
+            "offset).",
+        ),
+    ] = None,
+    valid_for: Annotated[
+        str | None,
+        typer.Option(
+            "--for",
+            metavar="DURATION",
+            help="In force this long (30d, 12h, 1d12h) from --not-before or now; instead of "
+            "--expires-at.",
+        ),
+    ] = None,
+    not_before: Annotated[
+        str | None,
+        typer.Option("--not-before", metavar="TIME", help="In force from this time on."),
+    ] = None,
+    max_uses: Annotated[
+        int | None,
+        typer.Option(
+            "--max-uses",
+            metavar="N",
+            help="Admits N jobs at most, each counted once by its job id (a request without "
+            "one, as FATE Flow 1.x sends, counts each time).",
+        ),
+    ] = None,
     output: OutputOption = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Allow components and datasets to a source party, or --deny them.
 
     A deny entry refuses even where a wildcard allows. At least one --component or
-    --dataset. An entry that exists gets the new effect.
+    --dataset. An entry that exists gets the new effect and limits; the jobs it admitted stay
+    counted (revoke it to count anew).
     """
+    from ..errors import InvalidRegistration
+
     pid, components, datasets, selected_role = _checked(party, component, dataset, role)
     if not (components or datasets):
         raise CliError("give --component or --dataset (or both) to grant", EXIT_INVALID)
@@ -112,20 +169,43 @@ def permission_grant(
             "field): run it without --url on a host that reaches the database",
             EXIT_INVALID,
         )
-    entries = open_registry(ctx).grants.grant(
-        pid, components=components, datasets=datasets, role=selected_role, deny=deny
-    )
+    try:
+        entries = open_registry(ctx).grants.grant(
+            pid,
+            components=components,
+            datasets=datasets,
+            role=selected_role,
+            deny=deny,
+            expires_at=expires_at,
+            not_before=not_before,
+            max_uses=max_uses,
+            valid_for=valid_for,
+        )
+    except InvalidRegistration as exc:
+        named = [(LIMIT_OPTIONS.get(field, field), reason) for field, reason in exc.problems]
+        raise CliError("; ".join(f"{f}: {r}" for f, r in named), EXIT_INVALID) from None
     what = [
         _named(kind, values)
         for kind in ("component", "dataset")
         if (values := [e.value for e in entries if e.kind == kind])
     ]
     in_role = f" in role {selected_role}" if selected_role not in (None, "*") else ""
+    limits = limits_of(entries[0])
     print_result(
         chosen(output, as_json),
-        f"{'denied' if deny else 'granted'} {' and '.join(what)} to {_whom(pid)}{in_role}",
+        f"{'denied' if deny else 'granted'} {' and '.join(what)} to {_whom(pid)}{in_role}"
+        + (f" ({limits})" if limits else ""),
         [entry.as_dict() for entry in entries],
     )
+
+
+# The Python API's names of a grant's limits, as the options name them in messages.
+LIMIT_OPTIONS = {
+    "expires_at": "--expires-at",
+    "valid_for": "--for",
+    "not_before": "--not-before",
+    "max_uses": "--max-uses",
+}
 
 
 @permission_app.command("revoke")
@@ -181,7 +261,9 @@ def permission_list(
     output: OutputOption = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """List the grant entries: party, kind, value, role, effect, created.
+    """List the grant entries, with their limits.
+
+    Columns: party, kind, value, role, effect, created, limits.
 
     Plain output (the default in a pipe) is one line per entry, tab-separated, in that order.
     Entries of party '*' apply to every party beside its own.

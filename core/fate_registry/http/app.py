@@ -16,7 +16,7 @@ from .. import __name__ as package_name
 from ..errors import RegistryUnavailable
 from ..registry import Registry
 from ..settings import Settings, load_settings
-from . import errors, gateway, management, status, ui, v1, v2
+from . import audit, errors, gateway, management, status, ui, v1, v2
 from .guard import HostRules
 from .hosts import HostCheck, trusted_hosts
 from .loops import LoopGuard
@@ -80,6 +80,7 @@ def create_app(registry: Registry, settings: Settings, *, health_checks: bool = 
     app.include_router(v2.router)
     app.include_router(management.router)  # FATE Flow 1.11's /v1/key/*, /v1/permission/*
     app.include_router(status.router)  # /status, for `fate-registry status --url`
+    app.include_router(audit.router)  # /audit, for `fate-registry audit list --url`
     ui.install(app)  # the read-only console at /ui
 
     @app.get(

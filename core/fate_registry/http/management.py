@@ -6,7 +6,8 @@ querying them, an authenticated client, as writes do.
 Bodies are FATE's: unknown fields are ignored (fate_client adds ``local`` and ``conf_path``);
 ``component`` is a comma string, a list or ``*``; ``dataset`` one ``{namespace, name}``, a list of
 them or ``*``. Unlike FATE Flow, ``/v1/key/query`` never returns a private key, a missing key is
-a 404, and a grant may carry a ``role`` condition.
+a 404, and a grant may carry a ``role`` condition and limits (``expires_at`` or ``valid_for``,
+``not_before``, ``max_uses``), which ``/v1/permission/query`` lists with each entry.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from pydantic import (
 
 from ..canonical import ANY, MAX_DATASET_PART, MAX_PARTY_DIGITS, ROLES
 from ..capabilities import _party_id
-from ..grants import dataset_object, fate_components, fate_datasets
+from ..grants import MAX_USES, dataset_object, fate_components, fate_datasets
 from ..keys import KeyNotFound
 from .deps import error_responses, registry_of
 from .envelopes import V1Error, V1Reply, reply
@@ -150,6 +151,31 @@ class PermissionBody(_FateBody):
         return value
 
 
+class GrantBody(PermissionBody):
+    """A grant, with the registry's limits beside FATE's fields (all optional)."""
+
+    expires_at: Annotated[str | None, WithJsonSchema({"type": "string", "format": "date-time"})] = (
+        Field(default=None, description="ISO 8601; UTC without an offset (not FATE's)")
+    )
+    not_before: Annotated[str | None, WithJsonSchema({"type": "string", "format": "date-time"})] = (
+        Field(default=None, description="ISO 8601; in force from then (not FATE's)")
+    )
+    valid_for: Annotated[
+        str | None,
+        WithJsonSchema({"type": "string", "pattern": r"^\s*([0-9]+(\.[0-9]+)?[smhdwSMHDW])+\s*$"}),
+    ] = Field(
+        default=None,
+        description="a duration (30d, 12h) from not_before or now, in place of expires_at "
+        "(not FATE's)",
+    )
+    max_uses: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_USES,
+        description="jobs it admits at most, each counted once by its job id (not FATE's)",
+    )
+
+
 class Revoked(BaseModel):
     deleted: int = Field(description="how many entries were deleted (not in FATE's reply)")
 
@@ -202,12 +228,16 @@ def delete_public_key(request: Request, body: PartyBody) -> JSONResponse:
     **access("admin"),
     summary="Grant components and datasets to a party",
 )
-def grant(request: Request, body: PermissionBody) -> JSONResponse:
+def grant(request: Request, body: GrantBody) -> JSONResponse:
     registry_of(request).grants.grant(
         body.party_id,
         components=fate_components(body.component),
         datasets=fate_datasets(body.dataset),
         role=body.role,
+        expires_at=body.expires_at,
+        not_before=body.not_before,
+        valid_for=body.valid_for,
+        max_uses=body.max_uses,
     )
     return reply(request.url.path)
 

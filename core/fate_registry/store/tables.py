@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Float, Text
+from sqlalchemy import JSON, BigInteger, Boolean, Column, Float, Index, Integer, Text
 from sqlmodel import Field, SQLModel
 
 metadata = SQLModel.metadata
@@ -88,6 +88,25 @@ class GrantRow(SQLModel, table=True):
     role: str = Field(primary_key=True, max_length=16)  # guest, host, arbiter or "*"
     effect: str = Field(max_length=5)  # allow, deny
     created_at: datetime
+    # Limits (all optional): in force from not_before until expires_at, for max_uses jobs;
+    # uses counts the jobs admitted (fr_grant_use names them), never reset by a new grant.
+    not_before: datetime | None = Field(default=None)
+    expires_at: datetime | None = Field(default=None)
+    max_uses: int | None = Field(default=None)
+    uses: int = Field(sa_column=Column(Integer, nullable=False, server_default="0"))
+
+
+class GrantUseRow(SQLModel, table=True):
+    """A job that a grant entry with max_uses admitted: counted once, however often asked."""
+
+    __tablename__ = "fr_grant_use"
+
+    party_id: str = Field(primary_key=True, max_length=64)
+    kind: str = Field(primary_key=True, max_length=16)
+    value: str = Field(primary_key=True, max_length=255)
+    role: str = Field(primary_key=True, max_length=16)
+    job_id: str = Field(primary_key=True, max_length=128)
+    used_at: datetime
 
 
 class NonceRow(SQLModel, table=True):
@@ -126,11 +145,61 @@ class LeaseRow(SQLModel, table=True):
     expires_at: int = Field(sa_type=BigInteger)
 
 
+class AuditRow(SQLModel, table=True):
+    """One decision of the audit trail, at its place ``seq`` in the chain: ``hash`` covers its
+    fields and the hash of the record before it (docs/server.md#the-audit-trail). Nothing
+    secret: no header value, signature or body."""
+
+    __tablename__ = "fr_audit"
+    __table_args__ = (
+        Index("ix_fr_audit_decided_at", "decided_at"),
+        Index("ix_fr_audit_src_party", "src_party", "decided_at"),
+        Index("ix_fr_audit_dest_party", "dest_party", "decided_at"),
+        Index("ix_fr_audit_job_id", "job_id"),
+    )
+
+    seq: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    decided_at: int = Field(sa_type=BigInteger)  # ms since the epoch
+    decision_id: str = Field(max_length=40)
+    capability: str = Field(max_length=32)
+    src_party: str | None = Field(default=None, max_length=64)
+    dest_party: str | None = Field(default=None, max_length=64)
+    src_role: str | None = Field(default=None, max_length=16)
+    role: str | None = Field(default=None, max_length=16)
+    job_id: str | None = Field(default=None, max_length=128)
+    components: str | None = Field(default=None, sa_type=Text)  # a JSON list
+    datasets: str | None = Field(default=None, sa_type=Text)  # a JSON list of "ns:name"
+    result: str = Field(max_length=16)  # allow, deny, failed_open, failed_closed
+    code: int
+    plugin: str | None = Field(default=None, max_length=255)
+    cached: bool = Field(sa_type=Boolean)
+    latency_us: int = Field(sa_type=BigInteger)
+    key_id: str = Field(max_length=16)  # "" unkeyed, else the HMAC key's fingerprint
+    hash: str = Field(max_length=64)
+
+
+class AuditHeadRow(SQLModel, table=True):
+    """The audit chain's one head row: its last record (writers lock this row to append, so
+    the chain is one sequence across nodes) and its anchor, where the kept chain starts after
+    pruning and the hash of the record before it."""
+
+    __tablename__ = "fr_audit_head"
+
+    id: int = Field(primary_key=True)
+    last_seq: int = Field(sa_type=BigInteger)
+    last_hash: str = Field(max_length=64)
+    first_seq: int = Field(sa_type=BigInteger)
+    anchor_hash: str = Field(max_length=64)
+
+
 servers_t = ServerRow.__table__  # type: ignore[attr-defined]
 services_t = ServiceRow.__table__  # type: ignore[attr-defined]
 revision_t = RevisionRow.__table__  # type: ignore[attr-defined]
 site_keys_t = SiteKeyRow.__table__  # type: ignore[attr-defined]
 grants_t = GrantRow.__table__  # type: ignore[attr-defined]
+grant_uses_t = GrantUseRow.__table__  # type: ignore[attr-defined]
 nonces_t = NonceRow.__table__  # type: ignore[attr-defined]
 checks_t = CheckRow.__table__  # type: ignore[attr-defined]
 leases_t = LeaseRow.__table__  # type: ignore[attr-defined]
+audit_t = AuditRow.__table__  # type: ignore[attr-defined]
+audit_head_t = AuditHeadRow.__table__  # type: ignore[attr-defined]

@@ -44,9 +44,11 @@ def _module(dialect: str) -> Any:
     return importlib.import_module(f"sqlalchemy.dialects.{name}")
 
 
-def upsert(dialect: str, table: Any, keys: list[str]) -> Insert:
-    """INSERT, or UPDATE every column but the keys and created_at when the keys exist."""
-    changing = [c.name for c in table.columns if c.name not in keys and c.name != "created_at"]
+def upsert(dialect: str, table: Any, keys: list[str], changing: list[str] | None = None) -> Insert:
+    """INSERT, or UPDATE the ``changing`` columns (default: every column but the keys and
+    created_at) when the keys exist."""
+    if changing is None:
+        changing = [c.name for c in table.columns if c.name not in keys and c.name != "created_at"]
     if dialect == "mysql":
         stmt = _module("mysql").insert(table)
         mysql_upsert: Insert = stmt.on_duplicate_key_update({c: stmt.inserted[c] for c in changing})
