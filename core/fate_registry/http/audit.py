@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request
 
 from ..canonical import MAX_PARTY_DIGITS
 from ..capabilities import MAX_JOB_ID
-from .deps import registry_of
+from .deps import error_responses, registry_of
 from .envelopes import V2Error
 from .security import access
 
@@ -25,7 +25,7 @@ ERRORS = {
 }
 router = APIRouter(
     tags=["audit"],
-    responses={status: {"model": V2Error, "description": text} for status, text in ERRORS.items()},
+    responses=error_responses(V2Error, ERRORS),
 )
 
 

@@ -45,5 +45,10 @@ _ERRORS = {
 }
 
 
-def error_responses(model: type[V1Error] | type[V2Error]) -> dict[int | str, dict[str, Any]]:
-    return {status: {"model": model, "description": text} for status, text in _ERRORS.items()}
+def error_responses(
+    model: type[V1Error] | type[V2Error], errors: dict[int, str] | None = None
+) -> dict[int | str, dict[str, Any]]:
+    """The error replies a route documents: the registration routes' (``_ERRORS``), or a
+    route's own ``errors`` (status: when)."""
+    described = _ERRORS if errors is None else errors
+    return {status: {"model": model, "description": text} for status, text in described.items()}

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 
 from ..status import status_document
-from .deps import registry_of
+from .deps import error_responses, registry_of
 from .envelopes import V2Error
 from .security import access
 
@@ -19,7 +19,7 @@ ERRORS = {
 }
 router = APIRouter(
     tags=["health"],
-    responses={status: {"model": V2Error, "description": text} for status, text in ERRORS.items()},
+    responses=error_responses(V2Error, ERRORS),
 )
 
 
