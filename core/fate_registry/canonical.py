@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from .errors import InvalidRegistration
+from .errors import InvalidRegistration, Problems
 
 if TYPE_CHECKING:
     from .capabilities import PermissionRequest
@@ -156,16 +156,8 @@ def asked(request: PermissionRequest, *, components: bool, datasets: bool) -> As
     """The canonical form of ``request``: its parties, roles and, when checked, its components
     and datasets. ``InvalidRegistration`` names every malformed field (``src_party_id``,
     ``component_list[2]``, ...): such a request is refused, never compared."""
-    problems: list[tuple[str, str]] = []
-
-    def checked(convert: Callable[[Any, str], T], value: Any, field: str) -> T | None:
-        if value is None:
-            return None
-        try:
-            return convert(value, field)
-        except InvalidRegistration as exc:
-            problems.extend(exc.problems)
-            return None
+    problems = Problems()
+    checked = problems.checked
 
     def each(convert: Callable[[Any, str], T], values: list[Any], field: str) -> tuple[T, ...]:
         found = [checked(convert, value, f"{field}[{i}]") for i, value in enumerate(values)]
@@ -181,6 +173,5 @@ def asked(request: PermissionRequest, *, components: bool, datasets: bool) -> As
         components=each(module, request.component_list, "component_list") if components else (),
         datasets=each(dataset_pair, request.dataset_list, "dataset_list") if datasets else (),
     )
-    if problems:
-        raise InvalidRegistration(problems)
+    problems.raise_if_any()
     return result

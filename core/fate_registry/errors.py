@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
 
 class RegistryError(Exception):
     """Base class of every error the registry raises on purpose."""
@@ -24,6 +29,33 @@ class InvalidRegistration(RegistryError, ValueError):
     @property
     def reason(self) -> str:
         return self.problems[0][1]
+
+
+class Problems:
+    """The bad fields of one input, gathered so that all are refused at once: ``checked``
+    converts a value and keeps the problems of one that has none, ``add`` keeps one more,
+    ``raise_if_any`` raises InvalidRegistration naming them all."""
+
+    def __init__(self) -> None:
+        self.found: list[tuple[str, str]] = []
+
+    def checked(self, convert: Callable[[Any, str], T], value: Any, field: str) -> T | None:
+        """``convert(value, field)``, or None (the problems kept) when it raises
+        InvalidRegistration, or when ``value`` is None."""
+        if value is None:
+            return None
+        try:
+            return convert(value, field)
+        except InvalidRegistration as exc:
+            self.found.extend(exc.problems)
+            return None
+
+    def add(self, field: str, reason: str) -> None:
+        self.found.append((field, reason))
+
+    def raise_if_any(self) -> None:
+        if self.found:
+            raise InvalidRegistration(self.found)
 
 
 class ServerNotFound(RegistryError, LookupError):

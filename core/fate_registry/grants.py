@@ -22,7 +22,7 @@ from .canonical import (
     role_of,
     stored_dataset,
 )
-from .errors import InvalidRegistration
+from .errors import InvalidRegistration, Problems
 from .snapshot import Snapshot
 from .times import duration, instant
 
@@ -305,38 +305,27 @@ def grant_limits(
     """A grant's limits, checked (``InvalidRegistration`` names the field): times in UTC,
     in whole seconds as every database keeps them; ``valid_for`` counts from ``not_before``,
     or from ``now``; the window must end after it starts and after ``now``."""
-    problems: list[tuple[str, str]] = []
-
-    def checked(convert: Any, value: Any, field: str) -> Any:
-        if value is None:
-            return None
-        try:
-            return convert(value, field)
-        except InvalidRegistration as exc:
-            problems.extend(exc.problems)
-            return None
-
-    start = checked(_whole_second_instant, not_before, "not_before")
-    end = checked(_whole_second_instant, expires_at, "expires_at")
-    span = checked(duration, valid_for, "valid_for")
+    problems = Problems()
+    start = problems.checked(_whole_second_instant, not_before, "not_before")
+    end = problems.checked(_whole_second_instant, expires_at, "expires_at")
+    span = problems.checked(duration, valid_for, "valid_for")
     if valid_for is not None and expires_at is not None:
-        problems.append(("valid_for", "give an expiry time or a duration, not both"))
+        problems.add("valid_for", "give an expiry time or a duration, not both")
     elif span is not None:
         origin = start or datetime.fromtimestamp(now, UTC)
         end = (origin + timedelta(seconds=span)).replace(microsecond=0)
     if max_uses is not None:
         if isinstance(max_uses, bool) or not isinstance(max_uses, int):
-            problems.append(("max_uses", "must be a whole number of jobs"))
+            problems.add("max_uses", "must be a whole number of jobs")
         elif not 1 <= max_uses <= MAX_USES:
-            problems.append(("max_uses", f"must be from 1 to {MAX_USES:,}"))
+            problems.add("max_uses", f"must be from 1 to {MAX_USES:,}")
         elif deny:
-            problems.append(("max_uses", "a deny entry has no uses to count"))
+            problems.add("max_uses", "a deny entry has no uses to count")
     if end is not None and start is not None and end <= start:
-        problems.append(("expires_at", "must be after not_before"))
+        problems.add("expires_at", "must be after not_before")
     elif end is not None and end.timestamp() <= now:
-        problems.append(("expires_at", f"is not in the future ({end.isoformat()})"))
-    if problems:
-        raise InvalidRegistration(problems)
+        problems.add("expires_at", f"is not in the future ({end.isoformat()})")
+    problems.raise_if_any()
     return Limits(start, end, max_uses)
 
 
