@@ -1,4 +1,5 @@
-"""Helpers of the HTTP tests: an app over a fresh registry, and a snapshot of what is stored."""
+"""Helpers of the HTTP tests: an app over a fresh registry, a dispatcher with the http plugin
+alone, and a snapshot of what is stored."""
 
 from __future__ import annotations
 
@@ -7,8 +8,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import fate_registry_http
 from fate_registry import Registry, Settings
+from fate_registry.dispatch import Dispatcher
 from fate_registry.http import create_app
+from fate_registry.metrics import HookMetrics
+from fate_registry.plugins import build_plugin_manager
+from fate_registry.settings import HooksSettings
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -23,6 +29,21 @@ SPEC_SERVICE = {
     "method": "POST",
     "protocol": "http",
 }
+
+
+def http_dispatcher(
+    registry: Registry, settings: HooksSettings | None = None, metrics: HookMetrics | None = None
+) -> Dispatcher:
+    """A dispatcher over ``registry`` with the http plugin alone (no entry point loaded), its
+    own metrics unless given, and ``settings`` (default: HooksSettings())."""
+    plugins = build_plugin_manager(load=set(), entry_points=[])
+    plugins.register(fate_registry_http, "http")
+    return Dispatcher(
+        registry,
+        settings=settings if settings is not None else HooksSettings(),
+        plugins=plugins,
+        metrics=metrics if metrics is not None else HookMetrics(),
+    )
 
 
 @contextmanager

@@ -15,14 +15,12 @@ from typing import Any
 import pytest
 from callback_service import BOMB_BYTES, callback_app, feature_rows, gzip_bomb, serve, serve_raw
 from fastapi import FastAPI
+from http_support import http_dispatcher
 from reference_processes import FATE_REGISTRY, environment
 
-import fate_registry_http
 from fate_registry import Registry
 from fate_registry.apireader import ApiReader, FetchFailed
 from fate_registry.dispatch import Dispatcher, HookFailed
-from fate_registry.metrics import HookMetrics
-from fate_registry.plugins import build_plugin_manager
 from fate_registry.settings import HooksSettings
 
 MiB = 1 << 20
@@ -55,10 +53,7 @@ def out(tmp_path: Path) -> Path:
 
 def hooks(registry: Registry, **download: Any) -> Dispatcher:
     """A dispatcher with the http plugin and ``download``'s settings (its limits)."""
-    plugins = build_plugin_manager(load=set(), entry_points=[])
-    plugins.register(fate_registry_http, "http")
-    settings = HooksSettings(download=download)
-    return Dispatcher(registry, settings=settings, plugins=plugins, metrics=HookMetrics())
+    return http_dispatcher(registry, HooksSettings(download=download))
 
 
 def fetch(registry: Registry, dest: Path, download: str, **limits: Any) -> Any:

@@ -10,15 +10,11 @@ from typing import Any
 import pytest
 from callback_service import callback_app, free_port, serve
 from fastapi import FastAPI
-from http_support import BASE_URL
+from http_support import BASE_URL, http_dispatcher
 
-import fate_registry_http
 from fate_registry import Registry, Settings, hookimpl
 from fate_registry.capabilities import ClientAuthenticationRequest, Decision
-from fate_registry.dispatch import Dispatcher
 from fate_registry.http import create_app
-from fate_registry.metrics import HookMetrics
-from fate_registry.plugins import build_plugin_manager
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -75,11 +71,7 @@ def provider(callback: FastAPI) -> Iterator[tuple[str, int]]:
 
 def gateway_app(registry: Registry, settings: Settings) -> FastAPI:
     app = create_app(registry, settings)
-    pm = build_plugin_manager(load=set(), entry_points=[])
-    pm.register(fate_registry_http, "http")
-    registry.__dict__["hooks"] = Dispatcher(
-        registry, settings=settings.hooks, plugins=pm, metrics=HookMetrics()
-    )
+    registry.__dict__["hooks"] = http_dispatcher(registry, settings.hooks)
     return app
 
 

@@ -10,15 +10,13 @@ from datetime import UTC, datetime
 import pytest
 from callback_service import callback_app, free_port, serve
 from fastapi import FastAPI, Request
-from http_support import client_for
+from http_support import client_for, http_dispatcher
 from waiting import wait_until
 
-import fate_registry_http
 from fate_registry import InvalidRegistration, Registry, Settings
 from fate_registry.dispatch import Dispatcher
 from fate_registry.health.checker import Checker
 from fate_registry.metrics import HealthMetrics, HookMetrics
-from fate_registry.plugins import build_plugin_manager
 from fate_registry.store.health import SERVER_CHECK, CheckResult, HealthStore
 from fate_registry.transfer import export_document, import_document
 
@@ -241,14 +239,9 @@ def _critical(registry: Registry, server: str, service: str) -> None:
 
 
 def _dispatcher(registry: Registry, fail_fast: bool) -> tuple[Dispatcher, HookMetrics]:
-    plugins = build_plugin_manager(load=set(), entry_points=[])
-    plugins.register(fate_registry_http, "http")
     metrics = HookMetrics()
     settings = {"permission": {"fail_fast": fail_fast, "cache": False, "retries": 0}}
-    hooks = Dispatcher(
-        registry, settings=Settings(hooks=settings).hooks, plugins=plugins, metrics=metrics
-    )
-    return hooks, metrics
+    return http_dispatcher(registry, Settings(hooks=settings).hooks, metrics), metrics
 
 
 @pytest.mark.parametrize("fail_fast", [True, False])

@@ -16,12 +16,10 @@ from typing import Any
 import pytest
 from callback_service import callback_app, serve
 from fastapi import FastAPI
+from http_support import http_dispatcher
 
-import fate_registry_http
 from fate_registry import Registry
 from fate_registry.dispatch import Dispatcher, HookFailed
-from fate_registry.metrics import HookMetrics
-from fate_registry.plugins import build_plugin_manager
 from fate_registry.settings import HooksSettings
 
 
@@ -41,11 +39,7 @@ def registry(sqlite_url: str, callback: FastAPI) -> Iterator[Registry]:
 
 
 def dispatcher(registry: Registry, **capabilities: Any) -> Dispatcher:
-    pm = build_plugin_manager(load=set(), entry_points=[])
-    pm.register(fate_registry_http, "http")
-    return Dispatcher(
-        registry, settings=HooksSettings(**capabilities), plugins=pm, metrics=HookMetrics()
-    )
+    return http_dispatcher(registry, HooksSettings(**capabilities))
 
 
 @pytest.fixture

@@ -19,13 +19,12 @@ from urllib.parse import parse_qsl, urlencode
 import pytest
 from callback_service import SLEEP_SECONDS, TRICKLE_SECONDS, callback_app, serve
 from fastapi import FastAPI
+from http_support import http_dispatcher
 from waiting import wait_until
 
 import fate_registry_http
 from fate_registry import Registry
 from fate_registry.dispatch import Dispatcher, HookFailed
-from fate_registry.metrics import HookMetrics
-from fate_registry.plugins import build_plugin_manager
 from fate_registry.settings import HooksSettings
 from fate_registry_http import async_client
 
@@ -79,10 +78,7 @@ def registry(sqlite_url: str, callback: tuple[FastAPI, str, int]) -> Iterator[Re
 
 
 def dispatcher(registry: Registry, **capabilities: Any) -> Dispatcher:
-    pm = build_plugin_manager(load=set(), entry_points=[])
-    pm.register(fate_registry_http, "http")
-    settings = HooksSettings(**capabilities)
-    return Dispatcher(registry, settings=settings, plugins=pm, metrics=HookMetrics())
+    return http_dispatcher(registry, HooksSettings(**capabilities))
 
 
 def no_cache(**extra: Any) -> dict[str, Any]:

@@ -14,9 +14,9 @@ import pytest
 import requests
 from callback_service import callback_app, serve
 from fastapi import FastAPI
+from http_support import http_dispatcher
 from serve_support import start_serve
 
-import fate_registry_http
 from fate_registry import Registry, hookimpl
 from fate_registry.capabilities import Decision, PermissionRequest
 from fate_registry.dispatch import Dispatcher
@@ -217,11 +217,8 @@ def callbacks() -> Iterator[tuple[str, int]]:
         yield address
 
 
-def http_dispatcher(registry: Registry) -> Dispatcher:
-    pm = build_plugin_manager(load=set(), entry_points=[])
-    pm.register(fate_registry_http, "http")
-    settings = HooksSettings(permission={"allow_ttl": 600, "deny_ttl": 600})
-    return Dispatcher(registry, settings=settings, plugins=pm, metrics=HookMetrics())
+def long_ttl_dispatcher(registry: Registry) -> Dispatcher:
+    return http_dispatcher(registry, HooksSettings(permission={"allow_ttl": 600, "deny_ttl": 600}))
 
 
 def _decided_until(d: Dispatcher, allowed: bool, within: float = 10.0) -> float:
@@ -239,7 +236,7 @@ def test_a_cached_allow_is_dropped_when_this_node_re_registers_the_service(
     with Registry(sqlite_url, cache_ttl=1) as registry:
         registry.register_server("HOOK", *callbacks)
         registry.register_service("HOOK", "permission", "/allow")
-        d = http_dispatcher(registry)
+        d = long_ttl_dispatcher(registry)
         assert d.permission(PERMISSION).allowed
         assert d.permission(PERMISSION).cached
         registry.register_service("HOOK", "permission", "/deny-message")
@@ -254,7 +251,7 @@ def test_a_cached_allow_is_dropped_within_cache_ttl_of_a_change_on_another_node(
     with Registry(sqlite_url, cache_ttl=0.5) as node, Registry(sqlite_url) as other:
         node.register_server("HOOK", *callbacks)
         node.register_service("HOOK", "permission", "/allow")
-        d = http_dispatcher(node)
+        d = long_ttl_dispatcher(node)
         assert d.permission(PERMISSION).allowed and d.permission(PERMISSION).cached
         if change == "moved":
             other.register_service("HOOK", "permission", "/deny-message")

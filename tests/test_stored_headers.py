@@ -12,14 +12,12 @@ import pytest
 from callback_service import serve
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
+from http_support import http_dispatcher
 from sqlalchemy import create_engine, update
 
-import fate_registry_http
 from fate_registry import Registry
 from fate_registry.context import HOP_HEADER
 from fate_registry.dispatch import Dispatcher
-from fate_registry.metrics import HookMetrics
-from fate_registry.plugins import build_plugin_manager
 from fate_registry.settings import HooksSettings
 from fate_registry.store.tables import ServiceRow
 
@@ -110,10 +108,8 @@ def hooks(sqlite_url: str, service: tuple[FastAPI, str, int]) -> Iterator[Dispat
         with engine.begin() as connection:
             connection.execute(update(ServiceRow).values(headers=OLD_HEADERS))
         engine.dispose()
-        pm = build_plugin_manager(load=set(), entry_points=[])
-        pm.register(fate_registry_http, "http")
         settings = HooksSettings(signing_secrets={"HOOK": "s3cret"}, permission={"cache": False})
-        yield Dispatcher(registry, settings=settings, plugins=pm, metrics=HookMetrics())
+        yield http_dispatcher(registry, settings)
 
 
 def _check(step: str, lines: list[tuple[str, str]], body: bytes, port: int) -> dict[str, str]:
