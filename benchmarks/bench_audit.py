@@ -33,7 +33,7 @@ from typing import Any
 import requests
 from bench_args import positive_int
 from bench_dispatch import per_call, run_calls
-from bench_gateway import PERMISSION, start_serve
+from bench_gateway import PERMISSION, keep_alive, start_serve
 
 from fate_registry import Registry, Settings
 from fate_registry.audit.records import Chain, content_of
@@ -77,19 +77,6 @@ def spread(ratios: list[float]) -> str:
 
 
 # -- (a) the gateway ---------------------------------------------------------------------------
-
-
-def keep_alive(url: str) -> Callable[[], object]:
-    local = threading.local()
-
-    def call() -> None:
-        session = getattr(local, "session", None)
-        if session is None:
-            session = local.session = requests.Session()
-        reply = session.post(url, json=PERMISSION, timeout=10)
-        assert reply.status_code == 200 and reply.json()["code"] == 0, reply.text
-
-    return call
 
 
 def gateway(db_url: str, label: str, calls: int, rounds: int, callers: int) -> None:
