@@ -1,8 +1,31 @@
-"""Checks shared by the CLI tests: a command that succeeded, and one that failed in one line."""
+"""What the CLI tests share: running a command, an environment without the caller's settings,
+and checks of a command that succeeded or failed in one line."""
 
 from __future__ import annotations
 
-from typer.testing import Result
+import os
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from fate_registry.cli import app
+
+
+def invoke(
+    *args: str, input: str | bytes | None = None, env: dict[str, str] | None = None
+) -> Result:
+    """``fate-registry ARGS`` in this process, its stdout and stderr apart."""
+    return CliRunner().invoke(app, list(args), input=input, env=env)
+
+
+def clear_settings(monkeypatch: pytest.MonkeyPatch, *, keep_test: bool = False) -> None:
+    """Drop the caller's FATE_REGISTRY_* variables, so settings come from each test alone
+    (``keep_test``: the test suite's own FATE_REGISTRY_TEST_* stay)."""
+    for name in list(os.environ):
+        if name.startswith("FATE_REGISTRY_") and not (
+            keep_test and name.startswith("FATE_REGISTRY_TEST_")
+        ):
+            monkeypatch.delenv(name)
 
 
 def ok(result: Result) -> Result:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cli_support import error_line, ok
+from cli_support import clear_settings, error_line, ok
 from typer.testing import CliRunner, Result
 
 from fate_registry.cli import EXIT_FAILED, EXIT_INVALID, EXIT_NOT_FOUND, app
@@ -28,9 +28,7 @@ third:
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """Settings come from each test alone, not from the developer's shell."""
-    for name in list(os.environ):
-        if name.startswith("FATE_REGISTRY_"):
-            monkeypatch.delenv(name)
+    clear_settings(monkeypatch)
 
 
 @pytest.fixture

@@ -6,22 +6,19 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
-from cli_support import error_line, ok
+from cli_support import clear_settings, error_line, invoke, ok
 from http_support import client_for
 from serve_process import Served, serve
 from sqlalchemy import text
-from typer.testing import CliRunner, Result
 from waiting import wait_until
 
 from fate_registry import Registry
-from fate_registry.cli import app
 
 TOKEN = "audit-test-token-0123456789"
 FATE1 = {  # FATE Flow 1.11's permission request: no job id
@@ -51,13 +48,7 @@ SERVE_ENV = {
 
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in list(os.environ):
-        if name.startswith("FATE_REGISTRY_"):
-            monkeypatch.delenv(name)
-
-
-def invoke(*args: str) -> Result:
-    return CliRunner().invoke(app, list(args))
+    clear_settings(monkeypatch)
 
 
 @pytest.fixture

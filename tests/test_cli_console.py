@@ -4,7 +4,6 @@ command, config discovery, and what a command imports before it runs."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -15,6 +14,7 @@ from typing import Any
 
 import pytest
 import yaml
+from cli_support import clear_settings
 from typer.main import get_command
 from typer.testing import CliRunner, Result
 
@@ -27,9 +27,7 @@ LONG_SERVICE = "a_service_name_that_is_long_enough_to_be_cut_in_a_narrow_column_
 
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in list(os.environ):
-        if name.startswith("FATE_REGISTRY_"):
-            monkeypatch.delenv(name)
+    clear_settings(monkeypatch)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))  # no user config file
     monkeypatch.chdir(tmp_path)
 

@@ -3,12 +3,11 @@ database was written by a newer fate-registry or cannot be reached."""
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 
 import pytest
-from cli_support import error_line
+from cli_support import clear_settings, error_line
 from serve_support import free_port, serve_command
 from sqlalchemy import text
 from tcp_proxy import TcpProxy
@@ -24,9 +23,7 @@ NEWER = "written by a newer fate-registry: its schema ffff0000 is unknown to thi
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """Settings come from each test alone; the test suite's own variables stay."""
-    for name in list(os.environ):
-        if name.startswith("FATE_REGISTRY_") and not name.startswith("FATE_REGISTRY_TEST_"):
-            monkeypatch.delenv(name)
+    clear_settings(monkeypatch, keep_test=True)
 
 
 @pytest.fixture

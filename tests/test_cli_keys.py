@@ -5,21 +5,19 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 import yaml
-from cli_support import error_line, ok
+from cli_support import clear_settings, error_line, invoke, ok
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from serve_process import Served, serve
-from typer.testing import CliRunner, Result
 
 from fate_registry import Registry, Settings
-from fate_registry.cli import EXIT_FAILED, EXIT_INVALID, EXIT_NOT_FOUND, app
+from fate_registry.cli import EXIT_FAILED, EXIT_INVALID, EXIT_NOT_FOUND
 from fate_registry.client import RegistryClient
 from fate_registry.dispatch import Dispatcher
 from fate_registry.errors import InvalidRegistration, KeyNotFound
@@ -33,15 +31,7 @@ BODY = {"job_id": "202401011200000000", "role": "host", "party_id": 10000, "conf
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """Settings come from each test alone; the test suite's own variables stay."""
-    for name in list(os.environ):
-        if name.startswith("FATE_REGISTRY_") and not name.startswith("FATE_REGISTRY_TEST_"):
-            monkeypatch.delenv(name)
-
-
-def invoke(
-    *args: str, input: str | bytes | None = None, env: dict[str, str] | None = None
-) -> Result:
-    return CliRunner().invoke(app, list(args), input=input, env=env)
+    clear_settings(monkeypatch, keep_test=True)
 
 
 def new_key() -> rsa.RSAPrivateKey:

@@ -4,20 +4,18 @@ on the database and through a real `serve`; errors that name the option."""
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from cli_support import error_line, ok
+from cli_support import clear_settings, error_line, invoke, ok
 from serve_process import Served, serve
-from typer.testing import CliRunner, Result
 
 from fate_registry import Registry, Settings
 from fate_registry.capabilities import PermissionRequest
-from fate_registry.cli import EXIT_INVALID, app
+from fate_registry.cli import EXIT_INVALID
 from fate_registry.client import RegistryClient
 from fate_registry.dispatch import Dispatcher
 from fate_registry.errors import InvalidRegistration
@@ -27,13 +25,7 @@ from fate_registry.plugins import build_plugin_manager
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """Settings come from each test alone; the test suite's own variables stay."""
-    for name in list(os.environ):
-        if name.startswith("FATE_REGISTRY_") and not name.startswith("FATE_REGISTRY_TEST_"):
-            monkeypatch.delenv(name)
-
-
-def invoke(*args: str) -> Result:
-    return CliRunner().invoke(app, list(args))
+    clear_settings(monkeypatch, keep_test=True)
 
 
 def entries(db: str) -> list[tuple[str, str, str, str, str]]:

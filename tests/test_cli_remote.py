@@ -5,7 +5,6 @@ they need the database. And `RegistryClient`, with and without a token."""
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +12,7 @@ from typing import Any
 
 import pytest
 from callback_service import serve as serve_app
+from cli_support import clear_settings
 from fastapi import FastAPI
 from serve_process import Served, free_port, serve
 from typer.testing import CliRunner, Result
@@ -47,9 +47,7 @@ third:
 
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in list(os.environ):
-        if name.startswith("FATE_REGISTRY_"):
-            monkeypatch.delenv(name)
+    clear_settings(monkeypatch)
     monkeypatch.setenv("FATE_REGISTRY_LOAD_PLUGINS", "http")
 
 

@@ -4,12 +4,12 @@ the defaults its tables (and the hooks table of docs/plugins.md) give."""
 from __future__ import annotations
 
 import json
-import os
 import re
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_support import clear_settings
 from pydantic import BaseModel, SecretStr
 from typer.testing import CliRunner
 
@@ -25,9 +25,7 @@ CAPABILITIES = [*DECISIONS, *API_READER]
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No FATE_REGISTRY_* variable of the caller's, no settings file found by chance."""
-    for name in list(os.environ):
-        if name.startswith("FATE_REGISTRY_"):
-            monkeypatch.delenv(name)
+    clear_settings(monkeypatch)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
     monkeypatch.chdir(tmp_path)
 

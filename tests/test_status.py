@@ -4,18 +4,15 @@ servers and services with their health, chains, decisions, the registry's own he
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
 import requests
-from cli_support import error_line, ok
+from cli_support import clear_settings, error_line, invoke, ok
 from serve_process import Served, serve
-from typer.testing import CliRunner, Result
 
 from fate_registry import Registry, schema
-from fate_registry.cli import app
 from fate_registry.store.health import SERVER_CHECK, CheckResult, HealthStore
 
 TOKEN = "status-test-token-0123456789"
@@ -24,13 +21,7 @@ PERMISSION = {"src_party_id": "10000", "role": "host", "component_list": ["reade
 
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in list(os.environ):
-        if name.startswith("FATE_REGISTRY_"):
-            monkeypatch.delenv(name)
-
-
-def invoke(*args: str) -> Result:
-    return CliRunner().invoke(app, list(args))
+    clear_settings(monkeypatch)
 
 
 def populate(db_url: str) -> None:
