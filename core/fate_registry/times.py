@@ -56,4 +56,15 @@ def since(value: Any, field: str, now: float) -> datetime:
     before ``now`` (seconds since the epoch): ``1d`` is a day ago."""
     if isinstance(value, str) and _DURATION.fullmatch(value.strip().lower()):
         return datetime.fromtimestamp(now - duration(value, field), UTC)
-    return instant(value, field)
+    try:
+        return instant(value, field)
+    except InvalidRegistration:
+        raise InvalidRegistration(
+            [
+                (
+                    field,
+                    "must be an ISO 8601 time such as 2026-01-31T12:00:00Z, or a duration ago "
+                    "such as 30m, 24h or 7d",
+                )
+            ]
+        ) from None
